@@ -1,0 +1,13 @@
+# The talk's first picture: 16 plain layers with LeakyReLU. The gradient fades layer by layer on its way
+# back to the input, and biases and the first layers get one to two orders of magnitude more.
+from reportgen.spec import MLP, Adam, Experiment, LeakyReLU
+
+EXPERIMENT = Experiment(
+    name="mlp16-leaky",
+    title="16 layers, LeakyReLU",
+    description="A plain 16-layer MLP: watch the gradient fade from output to input, epoch by epoch.",
+    tags=("vanishing gradients", "mlp"),
+    model=MLP(depth=16, width=64, activation=LeakyReLU(negative_slope=0.01)),
+    optimizer=Adam(lr=(1e-3, 1e-4)),
+    epochs=12,
+)

@@ -1,0 +1,4 @@
+"""`python -m reportgen` is the `reportgen` command."""
+from .cli import main
+
+main()

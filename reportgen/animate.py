@@ -1,0 +1,247 @@
+"""One fixed figure, redrawn per frame only where it moves, streamed to GIF/MP4/PNG encoders in parallel."""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import multiprocessing
+import os
+import pickle
+import tempfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import matplotlib as mpl
+import numpy as np
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .encode import ENCODERS, GIF_LIMIT_MB, SAMPLE_FRAMES, Encoder
+
+
+@dataclass(frozen=True)
+class Preset:
+    width: int
+    height: int
+    dpi: float         # all of matplotlib's sizes (fonts, lines, markers) scale with it
+    font_scale: float  # slides are read from the back of a room: larger text than the web's
+
+
+PRESETS: dict[str, Preset] = {  # even sizes, as H.264 in yuv420p needs
+    "web": Preset(800, 450, 100, 1.0),
+    "slide-16:9": Preset(1920, 1080, 240, 1.4),
+    "slide-16:9-720": Preset(1280, 720, 160, 1.4),
+    "slide-4:3": Preset(1024, 768, 160, 1.4),
+}
+THEMES = ("light", "dark", "transparent")
+# background, foreground, grid, then a palette distinct on that background (Tableau, brightened for dark)
+_THEME_COLOURS = {
+    "light": ("#ffffff", "#222222", "#dddddd",
+              ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf"]),
+    "dark": ("#15171c", "#e8e8e8", "#3a3e47",
+             ["#4fa3e0", "#ff6b6b", "#5cd65c", "#ffa94d", "#b197fc", "#3bc9db"]),
+}
+_THEME_COLOURS["transparent"] = ("#ffffff00", *_THEME_COLOURS["light"][1:])
+PARALLEL_MIN_FRAMES = 24  # below this, starting worker processes costs more than it saves
+
+
+def _check(what: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class Style:
+    """Pixel size, colours and timing shared by every figure of a build."""
+    preset: str = "web"
+    theme: str = "light"
+    fps: float = 6.0
+    duration: float | None = None   # seconds for all frames (the hold comes on top); overrides fps
+    hold: float = 1.5               # extra seconds the last frame is held
+    gif_limit_mb: float = GIF_LIMIT_MB
+
+    def __post_init__(self):
+        _check("preset", self.preset, PRESETS)
+        _check("theme", self.theme, THEMES)
+        if self.fps <= 0 or (self.duration is not None and self.duration <= 0) or self.hold < 0:
+            raise ValueError(f"fps and duration must be > 0 and hold >= 0, got fps={self.fps}, "
+                             f"duration={self.duration}, hold={self.hold}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        p = PRESETS[self.preset]
+        return p.width, p.height
+
+    @property
+    def bg(self) -> str:
+        return _THEME_COLOURS[self.theme][0]
+
+    @property
+    def fg(self) -> str:
+        return _THEME_COLOURS[self.theme][1]
+
+    @property
+    def colors(self) -> list[str]:
+        return list(_THEME_COLOURS[self.theme][3])
+
+    def interval(self, n_frames: int) -> float:
+        """Seconds each frame shows (before the last frame's hold)."""
+        return self.duration / n_frames if self.duration else 1 / self.fps
+
+    def rc(self) -> dict:
+        """matplotlib settings of this style; render() applies them while a figure is built and drawn."""
+        bg, fg, grid, colors = _THEME_COLOURS[self.theme]
+        return {"figure.facecolor": bg, "axes.facecolor": bg, "savefig.facecolor": bg,
+                "text.color": fg, "axes.labelcolor": fg, "axes.edgecolor": fg, "xtick.color": fg,
+                "ytick.color": fg, "grid.color": grid, "legend.edgecolor": grid,
+                "axes.prop_cycle": cycler(color=colors),
+                "font.size": 10 * PRESETS[self.preset].font_scale}
+
+    def figure(self, nrows: int = 1, ncols: int = 1, **subplots_kw) -> tuple[Figure, Axes | np.ndarray]:
+        """A figure of the preset's pixel size on an Agg canvas (no pyplot), with its axes.
+        `layout` (default "constrained") is computed on frame 0 and then kept for every frame."""
+        p = PRESETS[self.preset]
+        with mpl.rc_context(self.rc()):
+            fig = Figure(figsize=(p.width / p.dpi, p.height / p.dpi), dpi=p.dpi,
+                         layout=subplots_kw.pop("layout", "constrained"))
+            FigureCanvasAgg(fig)
+            return fig, fig.subplots(nrows, ncols, **subplots_kw)
+
+
+class Animation(Protocol):
+    """A figure and how frame i looks. update(i) sets everything that depends on i, whatever frame came
+    before (workers start mid-way). Artists that move should be `animated=True`: only they are redrawn,
+    in zorder, over a cached background of the rest (so they lie on top of spines and grid); changing any
+    other artist redraws the whole figure for that frame."""
+    fig: Figure
+    n_frames: int
+
+    def update(self, i: int) -> None: ...
+
+
+class _Player:
+    """Draws the frames of one animation on its one figure, redrawing only the animated artists."""
+
+    def __init__(self, make: Callable[[Style], Animation], style: Style):
+        self.anim = make(style)
+        self.fig = self.anim.fig
+        if not isinstance(self.fig.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(self.fig)
+        self.moving = sorted((a for a in self.fig.findobj() if a.get_animated()), key=lambda a: a.zorder)
+        shape = self.frame(0).shape
+        if shape[1::-1] != style.size:
+            raise ValueError(f"figure is {shape[1]}x{shape[0]} px, preset {style.preset!r} is "
+                             f"{style.size[0]}x{style.size[1]}; build it with style.figure()")
+        self.fig.set_layout_engine("none")  # keep frame 0's layout: axes must not jump between frames
+
+    def frame(self, i: int) -> np.ndarray:
+        """Frame i as an [H, W, 4] view of the canvas, valid until the next frame is drawn."""
+        self.anim.update(i)
+        canvas = self.fig.canvas
+        if self.fig.stale or not self.moving:  # animated artists do not make their figure stale
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+        else:
+            canvas.restore_region(self._background)
+        renderer = canvas.get_renderer()
+        for artist in self.moving:
+            artist.draw(renderer)
+        return np.asarray(canvas.buffer_rgba())
+
+
+def _packed(player: _Player, encoders: list[Encoder], start: int, stop: int) -> Iterator[list[bytes]]:
+    """Each encoder's bytes for frames start..stop-1; the frame before `start` primes encoders that
+    depend on the previous frame, so a slice encodes exactly as it would in one run."""
+    for i in range(max(start - 1, 0), stop):
+        rgba = player.frame(i)
+        data = [e.pack(i, rgba) for e in encoders]
+        if i >= start:
+            yield data
+
+
+def _render_slice(make, style: Style, blob: bytes, start: int, stop: int, path: str) -> None:
+    """Worker: render frames start..stop-1 into a file of compressed records, one per frame."""
+    with mpl.rc_context(style.rc()), open(path, "wb") as f:
+        for data in _packed(_Player(make, style), pickle.loads(blob), start, stop):
+            pickle.dump([zlib.compress(d, 1) for d in data], f)
+
+
+def _records(path: str) -> Iterator[list[bytes]]:
+    with open(path, "rb") as f:
+        while f.peek(1):
+            yield [zlib.decompress(d) for d in pickle.load(f)]
+
+
+def _slices(n: int, jobs: int) -> list[tuple[int, int]]:
+    k = min(jobs, n // (PARALLEL_MIN_FRAMES // 2)) if n >= PARALLEL_MIN_FRAMES else 1
+    edges = np.linspace(0, n, max(k, 1) + 1).round().astype(int)
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _from_worker(future, path: str) -> Iterator[list[bytes]]:
+    future.result()
+    yield from _records(path)
+    os.unlink(path)  # free the disk as soon as a slice is written
+
+
+def _write(encoders: list[Encoder], frames: Iterable[list[bytes]]) -> None:
+    """Stream every frame's bytes into the encoders, then move the files into place; on any failure
+    remove every temporary file and leave existing outputs untouched."""
+    opened = []
+    try:
+        for e in encoders:
+            e.open()
+            opened.append(e)
+        for data in frames:
+            for e, d in zip(encoders, data):
+                e.write(d)
+        for e in encoders:
+            e.close()
+    except BaseException:
+        for e in opened:
+            e.abort()
+        raise
+    for e in encoders:
+        os.replace(e.tmp, e.target)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _context():
+    # fork starts a worker without importing matplotlib again; workers fork before any output is open
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+def render(make: Callable[[Style], Animation], out: Path, formats=("gif", "png"), style: Style = Style(),
+           jobs: int | None = None) -> dict[str, Path]:
+    """Render the animation `make(style)` to `out`.<format> for each format, each written atomically.
+    `make` must pickle (a module-level class, or a functools.partial of one): from PARALLEL_MIN_FRAMES
+    frames on, `jobs` processes (default: every core; 1: this one only) each rebuild the figure and render
+    a contiguous slice of frames, streamed in order into the encoders: output is the same for any jobs."""
+    for f in formats:
+        _check("format", f, ENCODERS)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with mpl.rc_context(style.rc()), tempfile.TemporaryDirectory(prefix="reportgen-") as tmp:
+        player = _Player(make, style)
+        n = player.anim.n_frames
+        encoders = [ENCODERS[f](style, n, out.with_name(f"{out.name}.{f}")) for f in formats]
+        sample = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_FRAMES)).round().astype(int))
+        for e in encoders:
+            e.fit(player.frame(i) for i in sample)
+        first, *rest = [(n - 1, n)] if all(e.last_only for e in encoders) else _slices(n, jobs or _cores())
+        blob = pickle.dumps(encoders)
+        with ProcessPoolExecutor(len(rest), _context()) if rest else contextlib.nullcontext() as pool:
+            # the parent renders the first slice itself while workers render the others
+            parts = [_from_worker(pool.submit(_render_slice, make, style, blob, a, b, f"{tmp}/{a}"),
+                                  f"{tmp}/{a}") for a, b in rest]
+            _write(encoders, itertools.chain(_packed(player, encoders, *first), *parts))
+    return {e.suffix: e.target for e in encoders}

@@ -1,0 +1,70 @@
+"""The command line through Click's test runner: each command, one-line errors, --debug."""
+import csv
+import io
+import json
+
+from click.testing import CliRunner
+
+from reportgen.cli import main
+from reportgen.stats import STATS
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=True)
+
+
+def test_every_command_has_help():
+    for cmd in ("run", "render", "build", "list", "export", "serve"):
+        result = invoke(cmd, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output, cmd
+
+
+def test_run_list_export(project):
+    assert invoke("run", "experiments/tiny-b.py").exit_code == 0
+    listing = invoke("list").output
+    assert "tiny-b" in listing and "complete" in listing and "tiny-a" in listing and "missing" in listing
+    again = invoke("run", "experiments/tiny-b.py")
+    assert "reusing complete run" in again.output
+    result = invoke("export", "runs/tiny-b", "--what", "gradients", "--format", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert list(rows[0]) == ["step", "parameter", *STATS]
+    assert len(rows) == 8 * 10  # every step of 2 epochs x 4 steps, 5 weights + 5 biases
+    assert {r["parameter"] for r in rows} >= {"1.weight", "1.bias", "9.weight"}
+    metrics = json.loads(invoke("export", "runs/tiny-b", "--what", "metrics", "--format", "json").output)
+    assert [m["step"] for m in metrics] == list(range(1, 9)) and set(metrics[0]) >= {"loss", "lr", "grad_norm"}
+
+
+def test_render_writes_talk_files_without_touching_the_site(project):
+    invoke("run", "experiments/tiny-b.py")
+    result = invoke("render", "experiments/tiny-b.py", "--preset", "slide-16:9-720", "--format", "mp4,png")
+    assert result.exit_code == 0, result.output
+    assert (project / "renders" / "tiny-b" / "gradient_diagram.mp4").stat().st_size > 0
+    assert not (project / "site").exists()
+
+
+def test_bad_input_ends_with_one_line_and_a_nonzero_exit(project):
+    cases = [
+        (["run", "--set", "model.depth=-3", "experiments/tiny-b.py"], "MLP.depth = -3"),
+        (["run", "--set", "model.dpth=3", "experiments/tiny-b.py"], "no field 'dpth'"),
+        (["run", "nowhere/"], "nowhere: no such experiment script or folder"),
+        (["export", "runs/nothing"], "not a run directory"),
+    ]
+    for args, words in cases:
+        result = invoke(*args)
+        assert result.exit_code == 1, args
+        assert result.output.strip().count("\n") == 0 and words in result.output, result.output
+        assert "Traceback" not in result.output
+
+
+def test_debug_shows_the_exception(project):
+    result = invoke("--debug", "run", "--set", "model.depth=-3", "experiments/tiny-b.py")
+    assert result.exit_code != 0 and "MLP.depth = -3" in str(result.exception)
+
+
+def test_build_then_a_no_op_build(project):
+    first = invoke("build")
+    assert first.exit_code == 0, first.output
+    assert "ran 2" in first.output and (project / "site" / "tiny-a" / "index.html").exists()
+    second = invoke("build")
+    assert "ran 0, rendered 0 figures, reused 2" in second.output

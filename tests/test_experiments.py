@@ -1,0 +1,31 @@
+"""Example scripts are tests: every file in experiments/ loads, runs at a tiny size and draws its figures."""
+from pathlib import Path
+
+import pytest
+
+from reportgen import figures, project, spec
+from reportgen.animate import Style
+
+SCRIPTS = sorted((Path(__file__).resolve().parent.parent / "experiments").glob("[!_]*.py"))
+
+
+def shrink(exp):
+    """The same experiment at a size that runs in a second: one epoch of a few batches."""
+    if isinstance(exp, spec.Experiment):
+        exp = spec.override(exp, "epochs=2")
+        if isinstance(exp.data, spec.Synthetic):
+            exp = spec.override(exp, "data.n_train=64")
+            exp = spec.override(exp, "data.n_test=16")
+        exp = spec.override(exp, "batch_size=32")
+    return exp
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_experiment_script_runs_and_draws(script, tmp_path):
+    for exp in spec.load(script):
+        exp = shrink(exp)
+        entry = project.Entry(exp, script, project.Run(tmp_path / exp.name / spec.run_id(exp)))
+        assert project.execute(entry) in ("complete", "diverged")
+        for name in exp.figures:
+            written = figures.draw(entry.run, name, tmp_path / "out" / exp.name / name, Style(fps=20), jobs=1)
+            assert all(p.stat().st_size > 0 for p in written.values())

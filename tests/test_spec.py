@@ -1,0 +1,68 @@
+"""Experiment scripts: every bad input gets one line naming the file, the field, the value and what is allowed."""
+import pytest
+
+from reportgen import spec
+from reportgen.spec import MLP, Adam, Experiment, LeakyReLU, SpecError
+
+
+def write(tmp_path, body, name="exp.py"):
+    path = tmp_path / name
+    path.write_text("from reportgen.spec import *\n" + body)
+    return path
+
+
+@pytest.mark.parametrize("body, words", [
+    ("EXPERIMENT = Experiment(name='a', model=MLP(depth=-3))", ["exp.py:2", "MLP.depth = -3", ">= 1"]),
+    ("EXPERIMENT = Experiment(name='a', model=MLP(dpth=3))", ["exp.py:2", "unknown field 'dpth'", "depth, width"]),
+    ("EXPERIMENT = Experiment(name='a', model=MLP(depth='3'))", ["MLP.depth = '3'", "expected int"]),
+    ("EXPERIMENT = Experiment(name='a', model=MLP(activation='relu'))", ["MLP.activation", "LeakyReLU(...)"]),
+    ("EXPERIMENT = Experiment(name='a', optimizer=Adam(lr=0))", ["Adam.lr = 0", "> 0"]),
+    ("EXPERIMENT = Experiment(name='a', optimizer=Adam(lr=(3e-5, -1.0)))", ["Adam.lr", "pair"]),
+    ("EXPERIMENT = Experiment(name='Bad Name')", ["Experiment.name = 'Bad Name'", "lower-case"]),
+    ("EXPERIMENT = Experiment(name='a', epochs=0)", ["Experiment.epochs = 0"]),
+    ("EXPERIMENT = Experiment(name='a', device='tpu')", ["Experiment.device = 'tpu'", "cuda"]),
+    ("EXPERIMENT = Experiment(name='a', model=MLP(depth=2), bogus=1)", ["unknown field 'bogus'"]),
+    ("EXPERIMENT = Experiment(name='a'", ["exp.py:2", "syntax error"]),
+    ("x = 1 / 0", ["exp.py:2", "ZeroDivisionError"]),
+    ("x = 1", ["declares no EXPERIMENT"]),
+    ("EXPERIMENT = 42", ["EXPERIMENT is a int"]),
+])
+def test_bad_scripts_get_one_line(tmp_path, body, words):
+    with pytest.raises(SpecError) as e:
+        spec.load(write(tmp_path, body))
+    message = str(e.value)
+    assert "\n" not in message
+    for w in words:
+        assert w in message
+
+
+def test_overrides_are_type_checked_like_the_script():
+    exp = Experiment(name="a", model=MLP(depth=16))
+    assert spec.override(exp, "model.depth=80").model.depth == 80
+    assert spec.override(exp, "model.activation=LeakyReLU(negative_slope=2)").model.activation == LeakyReLU(negative_slope=2)
+    assert spec.override(exp, "optimizer.lr=(3e-5, 3e-6)").optimizer.lr == (3e-5, 3e-6)
+    for bad, words in [("model.depth=-3", "MLP.depth = -3"), ("model.depth=2.5", "expected int"),
+                       ("model.dpth=3", "no field 'dpth'"), ("optimizer.lr=0", "Adam.lr = 0"), ("depth", "FIELD=VALUE")]:
+        with pytest.raises(SpecError, match=words.replace("(", r"\(")):
+            spec.override(exp, bad)
+
+
+def test_overrides_from_load_name_the_file(tmp_path):
+    path = write(tmp_path, "EXPERIMENT = Experiment(name='a')")
+    assert spec.load(path, ("model.depth=5",))[0].model.depth == 5
+    with pytest.raises(SpecError, match="exp.py: .*MLP.depth = 0"):
+        spec.load(path, ("model.depth=0",))
+
+
+def test_run_id_follows_what_is_computed_not_the_words():
+    a = Experiment(name="a", model=MLP(depth=80, multiplier=2.37), optimizer=Adam(lr=(3e-5, 3e-6)))
+    assert spec.run_id(a) == spec.run_id(Experiment(name="a", model=MLP(depth=80, multiplier=2.37),
+                                                    optimizer=Adam(lr=(3e-5, 3e-6))))
+    assert spec.run_id(a) == spec.run_id(spec.override(a, "title='New words'"))
+    assert spec.run_id(a) != spec.run_id(spec.override(a, "model.depth=81"))
+    assert spec.run_id(a) != spec.run_id(spec.override(a, "seed=1"))
+
+
+def test_config_round_trips():
+    a = Experiment(name="a", model=MLP(activation=LeakyReLU(negative_slope=2.25)), tags=("x", "y"))
+    assert spec.from_dict(spec.to_dict(a)) == a
