@@ -26,6 +26,7 @@ from .encode import ENCODERS, GIF_LIMIT_MB, SAMPLE_FRAMES, Encoder
 
 @dataclass(frozen=True)
 class Preset:
+    """An output's pixel size and how large matplotlib draws at it."""
     width: int
     height: int
     dpi: float         # all of matplotlib's sizes (fonts, lines, markers) scale with it
@@ -130,6 +131,8 @@ class _Player:
     def __init__(self, make: Callable[[Style], Animation], style: Style):
         self.anim = make(style)
         self.fig = self.anim.fig
+        if self.anim.n_frames < 1:
+            raise ValueError(f"an animation needs n_frames >= 1, got {self.anim.n_frames}")
         if not isinstance(self.fig.canvas, FigureCanvasAgg):
             FigureCanvasAgg(self.fig)
         self.moving = sorted((a for a in self.fig.findobj() if a.get_animated()), key=lambda a: a.zorder)

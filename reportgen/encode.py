@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
 import secrets
 import struct
 import subprocess
@@ -92,7 +91,9 @@ def _rgb(keys: np.ndarray) -> np.ndarray:
 
 def median_cut(rgb: np.ndarray, weight: np.ndarray, n: int) -> np.ndarray:
     """n colours standing for weighted colours rgb [M, 3]: split the heaviest wide box at its median."""
-    box = lambda c, w: (w.sum() * np.ptp(c, axis=0).max(), c, w)  # noqa: E731 - (score, colours, weights)
+    def box(c, w):  # (score: weight times the widest channel's range, colours, weights)
+        return w.sum() * np.ptp(c, axis=0).max(), c, w
+
     boxes = [box(rgb, weight)]
     while len(boxes) < n:
         k = max(range(len(boxes)), key=lambda k: boxes[k][0])
@@ -167,9 +168,9 @@ class Gif(Encoder):
 
     def _centiseconds(self, i: int) -> int:
         # rounded on the running clock so the total stays exact; browsers slow delays under 2 cs down
-        at = lambda k: round(100 * self.style.interval(self.n) * k)
+        step = 100 * self.style.interval(self.n)
         hold = round(100 * self.style.hold) if i == self.n - 1 else 0
-        return max(2, at(i + 1) - at(i) + hold)
+        return max(2, round(step * (i + 1)) - round(step * i) + hold)
 
     def pack(self, i: int, rgba: np.ndarray) -> bytes:
         idx = self._index(rgba)

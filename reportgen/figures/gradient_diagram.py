@@ -80,11 +80,12 @@ class GradientDiagram:
             sel = np.flatnonzero(is_bias == bias)
             if sel.size == 0:
                 continue
-            band = ax.fill_between(x[sel], 0, 0, color=color, alpha=0.25, linewidth=0)
+            band = ax.fill_between(x[sel], 0, 0, color=color, alpha=0.25, linewidth=0, animated=True)
             (line,) = ax.plot(x[sel], np.zeros(sel.size), color=color, label=label, marker="o",
-                              markersize=3 if sel.size < 40 else 0, linewidth=2)
+                              markersize=3 if sel.size < 40 else 0, linewidth=2, animated=True)
             self.series.append((sel, x[sel], band, line))
         ax.legend(loc="upper right")
+        ax.title.set_animated(True)  # only what moves is redrawn over the cached background
         self.loss_panel = axes[1] if loss_panel else None
         if loss_panel:
             self._draw_loss(axes[1])
@@ -98,7 +99,7 @@ class GradientDiagram:
         finite = d["loss"][np.isfinite(d["loss"])]
         if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
             ax.set_yscale("log")
-        self.cursor = ax.axvline(d["label"][0], color=self.style.colors[2], linewidth=2)
+        self.cursor = ax.axvline(d["label"][0], color=self.style.colors[2], linewidth=2, animated=True)
 
     def update(self, i: int) -> None:
         d = self.data
