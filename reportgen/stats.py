@@ -1,70 +1,226 @@
-"""Per-tensor gradient statistics on the device: the talk's median of log10|g| and friends, exactly."""
+"""Per-tensor gradient statistics: the talk's median of log10|g| and friends, exact and cheap every step."""
 from __future__ import annotations
 
+import ctypes
 import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 STATS: tuple[str, ...] = ("median", "q05", "q25", "q75", "q95", "zero_frac", "l2")
-PERCENTS = (5, 25, 50, 75, 95)   # selected in ascending order, so one tensor's picks share bins in order
-_COLUMN = (2, 0, 1, 3, 4)        # STATS[i] for i < 5 is the PERCENTS[_COLUMN[i]] pick
-_ZERO_BIN = 2049                 # first-level bins per tensor: exact zeros, then |g| bits >> 20
+PERCENTS = (5, 25, 50, 75, 95)   # picked in ascending order
+_COLUMN = [2, 0, 1, 3, 4]        # STATS[i] (i < 5) is the pick of PERCENTS[_COLUMN[i]]
+
+# The CPU path, compiled on first use (~1 s, cached per machine). Torch has no fused selection: on the CPU
+# its sort costs 3.4 training steps of the benchmark model, a bincount radix select with gathers (tried)
+# more than one; this kernel, which reads each tensor three times, ~0.14 (benchmarks/recording.py).
+_KERNEL = r"""
+// Per tensor: one pass for the zero count and the sum of squares, one for a histogram of the top bits
+// of the non-zero |g|, one to gather the few bins the picks fall in, where nth_element finishes. The
+// bits of a float >= 0 order like its value.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__linux__)
+#define VECTORISED __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTORISED
+#endif
+
+namespace {
+constexpr int SHIFT = 17, BINS = 1 << (31 - SHIFT), WAYS = 4;   // 2^14 bins of 2^-6 relative width
+
+int64_t rank(int64_t m, int p) { return (m - 1) * p / 100; }   // numpy's "lower": floor(p (m-1) / 100)
+
+void pick(std::vector<uint32_t>& v, int64_t k, uint32_t* out) {
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  *out = v[k];
+}
+
+VECTORISED double sumsq(const float* x, int64_t n, int64_t* zeros) {   // double: 1e-25 squared is 0 in float
+  const uint32_t* u = reinterpret_cast<const uint32_t*>(x);
+  double s[8] = {};
+  int64_t z = 0, i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) { s[j] += (double)x[i + j] * x[i + j]; z += u[i + j] << 1 == 0; }
+  for (; i < n; ++i) { s[0] += (double)x[i] * x[i]; z += u[i] << 1 == 0; }
+  *zeros = z;
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+void select(const uint32_t* u, int64_t n, int64_t z, const int* pct, uint32_t* out) {
+  if (n < 4 * BINS) {   // small: sort out the picks directly
+    std::vector<uint32_t> v;
+    v.reserve(n - z);
+    for (int64_t i = 0; i < n; ++i) if (u[i] << 1) v.push_back(u[i] & 0x7fffffffu);
+    for (int q = 0; q < 5; ++q) pick(v, rank(n - z, pct[q]), out + q);
+    return;
+  }
+  std::vector<uint32_t> h(WAYS * BINS);   // interleaved: runs of one bin do not wait on one counter
+  int64_t i = 0, below = 0, want[5], bin[5];
+  for (; i + WAYS <= n; i += WAYS)   // zeros come in runs (dead units): skipping them is well predicted
+    for (int j = 0; j < WAYS; ++j) if (uint32_t a = u[i + j] & 0x7fffffffu) h[j * BINS + (a >> SHIFT)]++;
+  for (; i < n; ++i) if (uint32_t a = u[i] & 0x7fffffffu) h[a >> SHIFT]++;
+  for (int q = 0; q < 5; ++q) want[q] = rank(n - z, pct[q]);
+  for (int b = 0, q = 0; q < 5; below += h[b++]) {
+    for (int j = 1; j < WAYS; ++j) h[b] += h[j * BINS + b];
+    for (; q < 5 && want[q] < below + h[b]; ++q) { bin[q] = b; want[q] -= below; }
+  }
+  uint8_t slot[BINS] = {};   // 1 + the first pick in each picked bin
+  std::vector<uint32_t> buf[5];
+  uint32_t* end[5];
+  for (int q = 0; q < 5; ++q)
+    if (!slot[bin[q]]) { slot[bin[q]] = q + 1; buf[q].resize(h[bin[q]]); end[q] = buf[q].data(); }
+  for (i = 0; i < n; ++i) {
+    uint32_t a = u[i] & 0x7fffffffu;
+    if (int s = slot[a >> SHIFT]; s && a) *end[s - 1]++ = a;
+  }
+  for (int q = 0; q < 5; ++q) pick(buf[slot[bin[q]] - 1], want[q], out + q);
+}
+
+template <class F> void each(int count, const int* order, int threads, F f) {   // largest first
+  std::atomic<int> next{0};
+  auto work = [&] { for (int t; (t = next++) < count;) f(order[t]); };
+  std::vector<std::thread> pool;
+  for (int k = 1; k < threads; ++k) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+}
+}  // namespace
+
+extern "C" void grad_stats(int count, const uint64_t* ptrs, const int64_t* sizes, const int* order, int threads,
+                           const int* pct, uint32_t* out, int64_t* zeros, double* ss) {
+  each(count, order, threads, [&](int i) {
+    const float* x = reinterpret_cast<const float*>(ptrs[i]);
+    ss[i] = sumsq(x, sizes[i], zeros + i);
+    if (zeros[i] < sizes[i]) select(reinterpret_cast<const uint32_t*>(x), sizes[i], zeros[i], pct, out + 5 * i);
+  });
+}
+
+extern "C" void sum_squares(int count, const uint64_t* ptrs, const int64_t* sizes, const int* order, int threads,
+                            double* ss) {
+  each(count, order, threads, [&](int i) {
+    int64_t zeros;
+    ss[i] = sumsq(reinterpret_cast<const float*>(ptrs[i]), sizes[i], &zeros);
+  });
+}
+"""
 
 
-@functools.lru_cache(maxsize=4)
-def _layout(sizes: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per element, the first-level bin of its tensor's zeros; and the tensors' sizes."""
-    n = torch.tensor(sizes, device=device)
-    base = torch.arange(len(sizes), device=device, dtype=torch.int32) * _ZERO_BIN
-    return torch.repeat_interleave(base, n, output_size=sum(sizes)), n
+@functools.cache
+def _kernel() -> ctypes.CDLL | None:
+    """The CPU kernel, built once per machine into the user's cache; None, with a warning, without a compiler."""
+    cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    tag = hashlib.sha1(f"{_KERNEL}{cxx}{platform.machine()}".encode()).hexdigest()[:12]
+    path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reportgen" / f"stats-{tag}.so"
+    if not path.exists():
+        tmp = path.with_name(f"{path.name}.{os.getpid()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run([cxx or "c++", "-O3", "-std=c++17", "-shared", "-fPIC", "-pthread", "-x", "c++", "-",
+                            "-o", str(tmp)], input=_KERNEL, text=True, capture_output=True, check=True, timeout=300)
+            os.replace(tmp, path)
+        except (OSError, subprocess.SubprocessError) as e:
+            warnings.warn(f"reportgen.stats: no C++ kernel ({e}); CPU gradient statistics fall back to a "
+                          "slow torch sort", RuntimeWarning)
+            return None
+    lib = ctypes.CDLL(str(path))
+    ptr = ctypes.c_void_p
+    lib.grad_stats.argtypes = [ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ptr, ptr, ptr]
+    lib.sum_squares.argtypes = [ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr]
+    return lib
 
 
-def _count(keys: torch.Tensor, bins: int) -> torch.Tensor:
-    """Histogram of int keys in [0, bins). CUDA's bincount reads its max back to the host; index_add_ does not."""
-    if keys.device.type == "cpu":
-        return torch.bincount(keys, minlength=bins)
-    ones = torch.ones((), dtype=torch.int64, device=keys.device).expand(keys.numel())
-    return torch.zeros(bins, dtype=torch.int64, device=keys.device).index_add_(0, keys, ones)
+@functools.lru_cache(maxsize=8)
+def _order(sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    n = np.asarray(sizes, np.int64)
+    return n, np.argsort(-n, kind="stable").astype(np.int32)
 
 
-def _pick(cum: torch.Tensor, rank: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per row of inclusive running counts: the bin holding order statistic `rank`, and its rank inside."""
-    d = torch.searchsorted(cum, rank.unsqueeze(1), right=True).clamp_(max=cum.shape[1] - 1)
-    return d.squeeze(1), rank - F.pad(cum, (1, 0)).gather(1, d).squeeze(1)
+def _call(fn, grads: list[torch.Tensor], *args) -> np.ndarray:
+    """Run a kernel entry on float32 copies only where a gradient is not one already (half, strided);
+    args are numpy arrays or CPU tensors. Returns the sizes."""
+    xs = [g if g.dtype == torch.float32 and g.is_contiguous() else g.detach().float().contiguous() for g in grads]
+    sizes, order = _order(tuple(x.numel() for x in xs))
+    ptrs = np.fromiter((x.data_ptr() for x in xs), np.uint64, len(xs))
+    fn(len(xs), ptrs.ctypes.data, sizes.ctypes.data, order.ctypes.data, min(torch.get_num_threads(), len(xs)),
+       *(a.ctypes.data if isinstance(a, np.ndarray) else a.data_ptr() for a in args))
+    return sizes
 
 
-def _groups(code: torch.Tensor) -> torch.Tensor:
-    """Dense ids for runs of equal codes (picks of one tensor landing in one bin share their candidates)."""
-    new = torch.ones_like(code, dtype=torch.bool)
-    new[1:] = code[1:] != code[:-1]
-    return new.cumsum(0) - 1
+def _cpu(grads: list[torch.Tensor], lib: ctypes.CDLL) -> tuple[torch.Tensor, ...]:
+    s = len(grads)
+    bits, zeros = torch.zeros(s, 5, dtype=torch.int32), torch.empty(s, dtype=torch.int64)
+    ss = torch.empty(s, dtype=torch.float64)
+    sizes = _call(lib.grad_stats, grads, np.asarray(PERCENTS, np.int32), bits, zeros, ss)
+    return bits, zeros, torch.from_numpy(sizes), ss.sqrt()
 
 
-def _narrow(key, v, lut, compact):
-    """Group of each candidate after a level, from its previous bin; drop (CPU) or park (GPU) the rest."""
-    g = lut[key]
-    if compact:   # a boolean index is cheap on the CPU but reads its size back from a GPU
-        keep = g < lut.numel()
-        return g[keep], v[keep]
-    return g, v
+@functools.lru_cache(maxsize=8)
+def _layout(sizes: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """For the sort path: each element's tensor index << 31; per tensor that key, its start and size."""
+    count = torch.tensor(sizes, device=device)
+    first = torch.arange(len(sizes), device=device) << 31
+    return (torch.repeat_interleave(first, count, output_size=sum(sizes)), first, count.cumsum(0) - count, count,
+            torch.tensor(PERCENTS, device=device))
 
 
-def _select(ab1: torch.Tensor, first: torch.Tensor, count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact order statistics of |g| by a three-level radix select on the bits b = |g|bits - 1 (31 bits:
-    11, 10, 10). Returns [S, 5] selected |g| bits and the [S] count of exact zeros."""
-    s = count.numel()
-    h = _count(first, s * _ZERO_BIN).view(s, _ZERO_BIN)
-    zeros, cum = h[:, 0], h[:, 1:].cumsum(1)
-    nonzero = count - zeros
-    rank = ((nonzero - 1).clamp(min=0).unsqueeze(1) * torch.tensor(PERCENTS, device=h.device) // 100).view(-1)
-    row = torch.arange(s, device=h.device).repeat_interleave(len(PERCENTS))
-    digit, rank = _pick(cum[row], rank)
-    value, code = digit, row * _ZERO_BIN + 1 + digit
-    key, v = first, ab1
-    for shift in (10, 0):
-        t = rank.numel()
-        gid = _groups(code)
-        lut = torch.full((code.new_zeros(()) + key.max() + 1 if False else _lut_size(code, s, t),), t,
-                         dtype=torch.int32, device=h.device)
-    return value, zeros
+def _sorted(grads: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """Any device, no host sync, a handful of launches: sort (tensor, |g| bits) keys, read the picks off."""
+    flat = torch.cat([g.detach().reshape(-1) for g in grads]).float()
+    sizes = [g.numel() for g in grads]
+    tensor, first, start, count, percents = _layout(tuple(sizes), flat.device)
+    key = ((flat.view(torch.int32) & 0x7FFFFFFF) | tensor).sort().values   # each tensor's zeros lead it
+    zeros = torch.searchsorted(key, first | 1) - start
+    at = (start + zeros).unsqueeze(1) + (count - zeros - 1).clamp(min=0).unsqueeze(1) * percents // 100
+    bits = (key[at.clamp(max=key.numel() - 1)] & 0x7FFFFFFF).to(torch.int32)
+    return bits, zeros, count, torch.stack(torch._foreach_norm(list(flat.split(sizes)), 2, dtype=torch.float64))
+
+
+def _on_cpu(grads: list[torch.Tensor]) -> ctypes.CDLL | None:
+    return _kernel() if grads[0].device.type == "cpu" else None
+
+
+@torch.no_grad()
+def grad_stats(grads: list[torch.Tensor]) -> torch.Tensor:
+    """[len(grads), len(STATS)] float32 on the grads' device; nothing is read back to the host.
+
+    median, q05..q95: log10|g| over the m non-zero entries, the order statistic of 0-based rank
+    floor(p (m - 1) / 100) (numpy's method="lower"; "median" is then torch.median's lower middle and equal
+    bit for bit to the talk's one-liner); NaN when m = 0. zero_frac: exact zeros / numel. l2: the tensor's
+    L2 norm, summed in float64. A tensor holding a NaN is NaN in every column. Half and bfloat16 are
+    read as float32."""
+    if not grads:
+        return torch.empty(0, len(STATS))
+    lib = _on_cpu(grads)
+    bits, zeros, count, l2 = _cpu(grads, lib) if lib else _sorted(grads)
+    # log10 of the picks as one contiguous tensor: the same kernel, hence the same bits, as the one-liner's
+    logs = bits.view(torch.float32).log10()[:, _COLUMN]
+    table = torch.cat([logs, (zeros / count).unsqueeze(1), l2.float().unsqueeze(1)], 1)
+    table[:, :5].masked_fill_((zeros == count).unsqueeze(1), float("nan"))
+    return table.masked_fill_(l2.isnan().unsqueeze(1), float("nan"))
+
+
+@torch.no_grad()
+def global_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """The unclipped L2 norm of the whole gradient (clip_grad_norm_'s total), summed in float64; 0-d
+    float32 on the grads' device."""
+    if not grads:
+        return torch.zeros(())
+    lib = _on_cpu(grads)
+    if lib:
+        ss = torch.empty(len(grads), dtype=torch.float64)
+        _call(lib.sum_squares, grads, ss)
+        return ss.sum().sqrt().float()
+    norms = torch._foreach_norm([g.detach() for g in grads], 2, dtype=torch.float64)
+    return torch.linalg.vector_norm(torch.stack(norms)).float()

@@ -1,0 +1,94 @@
+"""Cost of recording gradient statistics at every step of a 32-layer, width-256 MLP (batch 128, Adam).
+
+(a) plain step; (b) + grad_stats + global_norm, copied to the host once per step, as the recorder does;
+(c) + the talk's one-liner; (d) = (b) on the sort path (the GPU's, and the CPU's without a C++ compiler).
+The variants take turns in short rounds, so a busy machine slows all of them alike; the spread is the
+interquartile range over rounds, the overhead the median of per-round ratios to (a). Wall time and the
+process's CPU time are both shown: on a shared machine the CPU time is the steadier of the two.
+Usage: python benchmarks/recording.py [threads]
+"""
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from reportgen import stats  # noqa: E402
+
+ROUNDS, STEPS, WARMUP = 15, 4, 10
+
+
+def model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    sizes = [3 * 32 * 32] + [256] * 31 + [100]
+    layers = [torch.nn.Flatten()]
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def recorded(net):
+    grads = [p.grad for p in net.parameters()]
+    torch.cat([stats.grad_stats(grads).view(-1), stats.global_norm(grads).view(1)]).cpu()
+
+
+def one_liner(net):
+    [(n, p.grad.view(-1)[p.grad.view(-1) != 0].abs().log10().median().item()) for n, p in net.named_parameters()]
+
+
+def sort_path(net):
+    kernel, stats._on_cpu = stats._on_cpu, lambda grads: None
+    try:
+        recorded(net)
+    finally:
+        stats._on_cpu = kernel
+
+
+def main() -> None:
+    if len(sys.argv) > 1:
+        torch.set_num_threads(int(sys.argv[1]))
+    net = model()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-5)
+    x, y = torch.randn(128, 3, 32, 32), torch.randint(0, 100, (128,))
+    variants = {"(a) plain step": None, "(b) + grad_stats + global_norm": recorded,
+                "(c) + the talk's one-liner": one_liner, "(d) (b) on the sort path": sort_path}
+
+    def step(extra):
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        if extra:
+            extra(net)
+        opt.step()
+        opt.zero_grad()
+
+    wall, cpu = ({name: [] for name in variants} for _ in range(2))
+    for extra in variants.values():
+        for _ in range(WARMUP):
+            step(extra)
+    for _ in range(ROUNDS):
+        for name, extra in variants.items():
+            w, c = time.perf_counter(), time.process_time()
+            for _ in range(STEPS):
+                step(extra)
+            wall[name].append((time.perf_counter() - w) / STEPS * 1e3)
+            cpu[name].append((time.process_time() - c) / STEPS * 1e3)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}, "
+          f"{sum(p.numel() for p in net.parameters()):,} parameters in {len(list(net.parameters()))} tensors, "
+          f"{ROUNDS} rounds x {STEPS} steps; ms per step and overhead over (a): median (IQR)")
+    print(f"{'variant':32s} {'wall ms':>20s} {'overhead':>22s} {'CPU ms':>20s} {'overhead':>22s}")
+    for name in variants:
+        print(f"{name:32s}" + "".join(summary(t[name], t["(a) plain step"]) for t in (wall, cpu)))
+
+
+def summary(t: list[float], base: list[float]) -> str:
+    t = np.array(t)
+    q1, q3 = np.percentile(t, [25, 75])
+    r1, r2, r3 = np.percentile(t / np.array(base) - 1, [25, 50, 75]) * 100
+    return f" {statistics.median(t):7.2f} ({q1:5.1f}-{q3:5.1f}) {r2:+6.1f}% ({r1:+5.1f}..{r3:+5.1f}%)"
+
+
+if __name__ == "__main__":
+    main()
