@@ -72,12 +72,21 @@ class Result:
     flops_per_eval: float
 
 
+def log_spaced(stop: int, n: int) -> list[int]:
+    """min(n, stop) distinct integers from 1 to stop, as evenly spaced on a log scale as integers allow:
+    the first evaluations, where gradient descent does most of its work, get their snapshots too."""
+    n, at = min(n, stop), [0]
+    for i, x in enumerate(np.geomspace(1, stop, n)):
+        at.append(max(at[-1] + 1, min(round(x), stop - (n - 1 - i))))
+    return at[1:]
+
+
 class _Recorder:
     """Called with every evaluation; keeps the running best, and snapshots it at the chosen evaluations."""
 
     def __init__(self, budget: int, frames: int):
         self.budget, self.losses, self.snapshots, self.best = budget, [], [], (np.inf, None)
-        self.at = set(np.linspace(1, budget, frames).round().astype(int).tolist())
+        self.at = set(log_spaced(budget, frames))
 
     def __call__(self, loss: float, x: np.ndarray) -> None:
         if len(self.losses) == self.budget:  # a last Nelder–Mead iteration (e.g. a shrink) may overrun maxfev

@@ -100,8 +100,11 @@ def default_ranks(k: int, frames: int = 50, head: int = 20) -> list[int]:
     return sorted(set(range(1, min(k, head) + 1)) | set(coarse))
 
 
-def spectra(weights: torch.nn.Module | dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """Singular values, largest first, of every weight with 2+ dims (a conv kernel as [out, in·kh·kw])."""
+def spectra(weights: torch.nn.Module | dict[str, torch.Tensor | np.ndarray]) -> dict[str, np.ndarray]:
+    """Singular values, largest first, of every weight with 2+ dims (a conv kernel as [out, in·kh·kw]).
+
+    numpy, not torch: figures call this in forked render workers, where torch's OpenMP pool can hang."""
     tensors = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
-    return {name: torch.linalg.svdvals(w.detach().flatten(1).double()).numpy()
-            for name, w in tensors.items() if w.ndim >= 2}
+    arrays = {n: w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w) for n, w in tensors.items()}
+    return {name: np.linalg.svd(w.reshape(len(w), -1).astype(np.float64), compute_uv=False)
+            for name, w in arrays.items() if w.ndim >= 2}
