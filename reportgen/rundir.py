@@ -2,19 +2,29 @@
 
 Format 1 (`runs/<experiment>/<run-id>/`):
 
-    config.json         {"format": 1, "id", "kind": "train" | a demo's kind, "experiment": the resolved spec}
+    config.json         {"format": 1, "id", "kind": "train" | "recorded" | a demo's kind, "experiment": the
+                        resolved spec (a recorded run's: spec.Recorded, holding the loop's own config dict)}
     env.json            versions of python/torch/numpy/reportgen, device name, git commit, host platform
     status.json         {"state": running|complete|diverged|failed, "epoch", "step", "message", "updated"}
     params.json         [{"name", "shape", "numel"}] for every named parameter, in network order
     epochs/NNNNNN.npz   one chunk per finished epoch N (1-based), holding
                           step, loss, accuracy, lr, grad_norm   [S]    every training step
+                          clipped [S]    whether grad_norm (unclipped) exceeded the clipping threshold
                           grad_step [G], grad [G, P, len(stats.STATS)]   gradient statistics at logged steps
-                          epoch_* scalars: train_loss, train_accuracy, test_loss, test_accuracy
+                          epoch_* scalars: test_loss, test_accuracy, clip (the threshold; NaN: none); a
+                          recorded run's: whatever its loop gave to Recorder.epoch(), e.g. epoch_val_loss
     trajectory/SSSSSSSSS.npy   all parameters flattened (float32) after step S (0 = initialisation)
     checkpoints/last.pt        model, optimizer, RNG states, step and epoch: enough to resume exactly
     arrays.npz          what a run that trains nothing (a demo) computed for its figures
+    landscape.npz       Experiment.landscape's arrays, computed after training (reportgen/projection.py): per
+                        snapshot step, epoch (time in epochs), loss, test_loss [T] (on the evaluation samples);
+                        pca, random, mds [T, 2] (θ_final at the origin), pca_explained, mds_explained [2];
+                        center_step [C], directions (their normalisation); line_a [A], line_loss, line_test_loss [C, A]; plane_a [P],
+                        plane_loss [C, P, P] (rows b, columns a); pca_a, pca_b [Q], pca_plane_loss [Q, Q]
+    landscape/          directions.npz (d1, d2 [N] normalised at θ_final, pca [2, N]); the grids' caches
 
 Chunks after the checkpoint's epoch are ignored on resume, so a killed run never mixes two timelines.
+Beside the folder, `.<run-id>.lock` is held by the one process writing it (`Run.lock`).
 """
 from __future__ import annotations
 
@@ -24,6 +34,7 @@ import os
 import tempfile
 import time
 import zipfile
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +49,32 @@ class RunError(Exception):
     """A run directory that cannot be read: one line naming the file and what is wrong."""
 
 
+class Busy(RunError):
+    """Another process holds the lock: one line naming what it is doing and its pid."""
+
+
+@contextmanager
+def lock(path: Path, busy: str):
+    """Hold an exclusive lock on `path` (created if missing) while the block runs, or raise Busy(busy
+    + the holder's pid). The kernel drops the lock when its holder dies, even by kill -9."""
+    import fcntl
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b", buffering=0) as f:  # unbuffered: nothing left to fail at close on a full disk
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise Busy(f"{busy} (pid {f.read().decode().strip() or '?'})") from None
+        with suppress(OSError):  # the pid only informs a second process; a full disk may refuse it
+            f.truncate(0)
+            f.write(str(os.getpid()).encode())
+        try:
+            yield
+        finally:
+            f.truncate(0)
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write through a temporary file in the same folder, then rename: readers never see half a file."""
     path = Path(path)
@@ -49,8 +86,10 @@ def write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename is None:
+            e.filename = str(path)  # a full disk fails in write(), which names no file: name it
         raise
 
 
@@ -79,6 +118,16 @@ def read_json(path: Path):
         raise RunError(f"{path}: corrupt JSON ({e})") from None
 
 
+def read_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    """One array file (a weight snapshot), or RunError naming it when it is missing, cut short or not one."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None)
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise RunError(f"{path}: corrupt or truncated array file ({e})") from None
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as z:
@@ -104,9 +153,18 @@ class Run:
         return (self.path / "config.json").exists()
 
     def create(self, experiment, kind: str = "train", env: dict | None = None) -> None:
+        write_json(self.path / "env.json", env or {})  # config.json last: it marks the run as existing
         write_json(self.path / "config.json", {"format": FORMAT, "id": self.id, "kind": kind,
                                                "experiment": spec.to_dict(experiment)})
-        write_json(self.path / "env.json", env or {})
+
+    def lock(self):
+        """The lock held while one process writes this run, so that no two ever write it at once."""
+        return lock(self.path.with_name(f".{self.id}.lock"), f"another reportgen is running {self.path}")
+
+    def remove_leftovers(self) -> None:
+        """Delete the temporary files of writes cut short by a kill (call while holding the lock)."""
+        for tmp in self.path.rglob(".*.tmp"):
+            tmp.unlink()
 
     @property
     def meta(self) -> dict:
@@ -159,13 +217,18 @@ class Run:
         files = sorted((self.path / "epochs").glob("[0-9]*.npz"))
         return [f for f in files if upto is None or int(f.stem) <= upto]
 
-    def epochs(self) -> dict[str, np.ndarray]:
-        """Every array of every epoch chunk, concatenated along time (scalars become one row an epoch)."""
-        chunks = [read_npz(f) for f in self.epoch_files(self.status.get("epoch") or None)]
+    def epochs(self, upto: int | None = None) -> dict[str, np.ndarray]:
+        """Every array of every epoch chunk up to epoch `upto` (default: the status's), concatenated along
+        time (scalars become one row an epoch, NaN where an epoch did not give one), and epoch_end [E]:
+        each epoch's end as an index into the per-step arrays (its steps are [previous end, end))."""
+        chunks = [read_npz(f) for f in self.epoch_files(upto or self.status.get("epoch") or None)]
         if not chunks:
             return {}
-        return {k: (np.stack if chunks[0][k].ndim == 0 else np.concatenate)([c[k] for c in chunks])
-                for k in chunks[0]}
+        scalars = {k for c in chunks for k, v in c.items() if v.ndim == 0}
+        e = {k: np.stack([c.get(k, np.nan) for c in chunks]) if k in scalars else np.concatenate([c[k] for c in chunks])
+             for k in dict.fromkeys(k for c in chunks for k in c)}
+        e["epoch_end"] = np.cumsum([len(c["step"]) for c in chunks])
+        return e
 
     # ---- trajectory, checkpoints, arrays -----------------------------------------------------
     def write_snapshot(self, step: int, flat: np.ndarray) -> None:
@@ -179,16 +242,36 @@ class Run:
     def checkpoint(self) -> Path:
         return self.path / "checkpoints" / "last.pt"
 
+    def read_checkpoint(self) -> dict:
+        import torch
+        try:
+            return torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+        except FileNotFoundError:
+            raise RunError(f"{self.checkpoint}: missing") from None
+        except Exception as e:  # noqa: BLE001 - a damaged zip or pickle fails in many ways; all mean the same
+            raise RunError(f"{self.checkpoint}: corrupt or truncated checkpoint ({type(e).__name__}); "
+                           f"delete it to start this run again") from None
+
     def write_arrays(self, **arrays) -> None:
         write_npz(self.path / "arrays.npz", **arrays)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return read_npz(self.path / "arrays.npz")
 
+    def write_landscape(self, **arrays) -> None:
+        write_npz(self.path / "landscape.npz", **arrays)
+
+    def landscape(self) -> dict[str, np.ndarray]:
+        return read_npz(self.path / "landscape.npz")
+
     def has(self, quantity: str) -> bool:
         """Whether the run recorded `quantity` (what figures declare they need)."""
         if quantity == "trajectory":
             return len(self.snapshots()) >= 2
-        if quantity in ("gradients", "metrics"):
+        if quantity == "gradients":  # logged at some step: a recorded loop shorter than its `every` has none
+            return any(read_npz(f)["grad_step"].size for f in self.epoch_files())
+        if quantity == "metrics":
             return bool(self.epoch_files())
+        if quantity == "landscape":
+            return (self.path / "landscape.npz").exists()
         return (self.path / "arrays.npz").exists() and quantity in self.arrays()

@@ -1,6 +1,7 @@
 """The training loop: device, seeds, data kept on the device, resume from checkpoints, divergence."""
 from __future__ import annotations
 
+import copy
 import io
 import math
 import platform
@@ -11,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.utils import clip_grads_with_norm_
 
 from . import __version__, data, models, optim, spec
-from .record import Recorder, auto_every
+from .record import Recorder, auto_every, clip_warning, diverged_at
 from .rundir import Run, write_bytes
+from .stats import global_norm
 
 
 def pick_device(name: str) -> torch.device:
@@ -77,27 +80,27 @@ def train(exp: spec.Experiment, run: Run, progress=None) -> str:
     opt = optim.build(exp.optimizer, model.parameters())
     per_epoch = math.ceil(len(x_train) / exp.batch_size)
     total = per_epoch * exp.epochs
-    sched = optim.schedule(exp.optimizer, opt, total)
+    sched = optim.schedule(exp.optimizer, opt, total, exp.schedule)
     order = torch.Generator(device="cpu").manual_seed(exp.seed)
     every = exp.record.every or auto_every(sum(1 for _ in model.parameters()), total, exp.record.disk_mb)
     if not run.exists():
         run.create(exp, env=environment(device))
-    rec = Recorder(model, run, every, snapshot_steps(exp, per_epoch))
-    start = resume(run, model, opt, sched, order)
+    start, clip = resume(run, model, opt, sched, order)
+    if start == 0 and exp.clip is not None:
+        clip = exp.clip.threshold if exp.clip.threshold != "auto" else probe_clip(exp, model, x_train, y_train,
+                                                                                   order, total)
+    rec = Recorder(model, run, every, snapshot_steps(exp, per_epoch), clip)
     if start == 0:
         rec.snapshot(0)
     step = start * per_epoch
     run.set_status("running", start, step)
     for epoch in range(start + 1, exp.epochs + 1):
-        perm = torch.randperm(len(x_train), generator=order).to(device)
-        for i in range(per_epoch):
-            idx = perm[i * exp.batch_size:(i + 1) * exp.batch_size]
-            out = model(x_train[idx])
-            loss = F.cross_entropy(out, y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+        for idx in batches(len(x_train), exp.batch_size, order, device):
+            out, loss = forward_backward(model, opt, x_train[idx], y_train[idx])
             step += 1
-            rec.step(step, loss, (out.argmax(1) == y_train[idx]).float().mean(), sched.get_last_lr()[0])
+            norm = rec.step(step, loss, (out.argmax(1) == y_train[idx]).float().mean(), sched.get_last_lr()[0])
+            if clip is not None:  # after recording: the log keeps the unclipped norm
+                clip_grads_with_norm_(model.parameters(), clip, norm)
             opt.step()
             sched.step()
             if step in rec.snapshot_steps:
@@ -105,32 +108,87 @@ def train(exp: spec.Experiment, run: Run, progress=None) -> str:
             if progress:
                 progress(1)
         test_loss, test_acc = evaluate(model, x_test, y_test)
-        chunk = rec.epoch(epoch, test_loss=test_loss, test_accuracy=test_acc)
-        chunk_ok = np.isfinite(chunk["loss"]).all() and np.isfinite(chunk["grad_norm"]).all()
-        if not chunk_ok:
-            bad = int(chunk["step"][~(np.isfinite(chunk["loss"]) & np.isfinite(chunk["grad_norm"]))][0])
+        chunk = rec.epoch(epoch, test_loss=test_loss, test_accuracy=test_acc,
+                         clip=math.nan if clip is None else clip)
+        bad = diverged_at(chunk)
+        if bad is not None:
             run.set_status("diverged", epoch, bad, f"loss or gradient became NaN/inf at step {bad}")
             return "diverged"
         if epoch % exp.record.checkpoint_every == 0 or epoch == exp.epochs:
-            save_checkpoint(run, model, opt, sched, order, epoch, step)
-        run.set_status("running" if epoch < exp.epochs else "complete", epoch, step)
+            save_checkpoint(run, model, opt, sched, order, epoch, step, clip)
+        done = epoch == exp.epochs
+        run.set_status("complete" if done and exp.landscape is None else "running", epoch, step,
+                       clip_warning(run.epochs(epoch)["clipped"], clip) if done else "")
+    if exp.landscape is not None:  # still "running" until stored: a killed run resumes here, its grids cached
+        from .projection import compute
+        run.set_status("running", exp.epochs, step, "computing the loss landscape")
+        compute(exp, run)
+        run.set_status("complete", exp.epochs, step, clip_warning(run.epochs(exp.epochs)["clipped"], clip))
     return "complete"
 
 
-def save_checkpoint(run: Run, model, opt, sched, order, epoch: int, step: int) -> None:
+def batches(n: int, batch_size: int, order: torch.Generator, device) -> list[torch.Tensor]:
+    """One epoch's sample indices, shuffled by `order`, in batches (the last one may be smaller)."""
+    return torch.randperm(n, generator=order).to(device).split(batch_size)
+
+
+def forward_backward(model, opt, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+    out = model(x)
+    loss = F.cross_entropy(out, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    return out, loss
+
+
+def probe_clip(exp: spec.Experiment, model, x, y, order: torch.Generator, total: int) -> float:
+    """Clip.threshold "auto": the 90th percentile of the unclipped gradient norms over the run's first
+    `probe` steps, trained on copies (model, optimizer, schedule, data order) that are then thrown away.
+    The RNG states are put back, so the run clips from its first step and stays deterministic; the
+    threshold is saved with each checkpoint, so a resumed run does not probe again."""
+    saved = rng_states()
+    model = copy.deepcopy(model)
+    opt = optim.build(exp.optimizer, model.parameters())
+    sched = optim.schedule(exp.optimizer, opt, total, exp.schedule)
+    order = torch.Generator().set_state(order.get_state())
+    n, norms = min(exp.clip.probe, total), []
+    while len(norms) < n:
+        for idx in batches(len(x), exp.batch_size, order, x.device)[:n - len(norms)]:
+            forward_backward(model, opt, x[idx], y[idx])
+            norms.append(global_norm([p.grad for p in model.parameters() if p.grad is not None]))
+            opt.step()
+            sched.step()
+    set_rng_states(saved)
+    norms = torch.stack(norms)
+    finite = norms[torch.isfinite(norms)]
+    return float(torch.quantile(finite.double(), 0.9)) if finite.numel() else math.inf
+
+
+def rng_states() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_states(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(run: Run, model, opt, sched, order, epoch: int, step: int, clip: float | None) -> None:
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "order": order.get_state(), "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                "python": random.getstate(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
-                else None, "epoch": epoch, "step": step}, buf)
+                "order": order.get_state(), **rng_states(), "epoch": epoch, "step": step, "clip": clip}, buf)
     write_bytes(run.checkpoint, buf.getvalue())
 
 
-def resume(run: Run, model, opt, sched, order) -> int:
-    """Load the checkpoint if there is one, drop what was written after it, and return its epoch."""
+def resume(run: Run, model, opt, sched, order) -> tuple[int, float | None]:
+    """Load the checkpoint if there is one, drop what was written after it, and return its epoch and
+    clipping threshold."""
     state = {"epoch": 0, "step": 0}
     if run.checkpoint.exists():
-        state = torch.load(run.checkpoint, map_location="cpu", weights_only=False)
+        state = run.read_checkpoint()
         restore(state, model, opt, sched, order)
     for f in run.epoch_files():
         if int(f.stem) > state["epoch"]:
@@ -138,7 +196,7 @@ def resume(run: Run, model, opt, sched, order) -> int:
     for s, p in run.snapshots():
         if s > state["step"] or (s == 0 and state["step"] == 0):
             p.unlink()
-    return state["epoch"]
+    return state["epoch"], state.get("clip")
 
 
 def restore(state: dict, model, opt, sched, order) -> None:
@@ -146,8 +204,4 @@ def restore(state: dict, model, opt, sched, order) -> None:
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
     order.set_state(state["order"])
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if state["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    set_rng_states(state)

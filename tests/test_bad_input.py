@@ -1,0 +1,198 @@
+"""Every bad input tried, with its outcome: one line on stderr naming what and where, exit 1, no traceback,
+and nothing written before is changed. Each row runs the real command line (Click's runner) in a fresh
+copy of a project whose runs are finished and whose site is built (conftest's `built`)."""
+import contextlib
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from click.testing import CliRunner
+
+from reportgen import rundir
+from reportgen.cli import main
+
+
+def script(name: str, text: str):
+    """Setup: write experiments/bad/<name>."""
+    def setup(folder: Path):
+        (folder / "bad").mkdir(exist_ok=True)
+        (folder / "bad" / name).write_text(textwrap.dedent(text))
+    return setup
+
+
+def tiny(**fields) -> str:
+    body = ", ".join(f"{k}={v}" for k, v in fields.items())
+    return f"from reportgen.spec import *\nEXPERIMENT = Experiment(name='bad', epochs=1, {body})\n"
+
+
+def run_dir(folder: Path) -> Path:
+    return next(p for p in (folder / "runs" / "tiny-b").iterdir() if p.is_dir())
+
+
+def edit_json(name: str, **changes):
+    def setup(folder: Path):
+        path = run_dir(folder) / name
+        path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+    return setup
+
+
+def truncate(name: str):
+    def setup(folder: Path):
+        path = run_dir(folder) / name
+        path.write_bytes(path.read_bytes()[:40])
+    return setup
+
+
+def corrupt_checkpoint(folder: Path):
+    truncate("checkpoints/last.pt")(folder)
+    edit_json("status.json", state="running")(folder)
+
+
+def another_version_running(folder: Path):
+    edit_json("config.json", format=99)(folder)
+    edit_json("status.json", state="running")(folder)
+
+
+def mnist_with_bad_magic(folder: Path):
+    raw = folder / "mnist"
+    raw.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"\x00\x00\x08\x01" + b"\x00" * 12)
+    script("mnist.py", tiny(data="MNIST(root='mnist')"))(folder)
+
+
+def not_an_image(folder: Path):
+    (folder / "photo.png").write_text("this is text, not a PNG")
+    script("svd.py", """
+        from reportgen.demos import SVDCompression
+        EXPERIMENT = SVDCompression(name="svd", image="photo.png")
+        """)(folder)
+
+
+def a_file_where_a_folder_goes(folder: Path):
+    (folder / "blocker").write_text("a file")
+
+
+def full_disk(folder: Path):
+    """While the command runs, every write of a run directory fails as on a full disk, with ENOSPC."""
+    def no_space(*_):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return mock.patch.object(rundir.os, "fsync", no_space)
+
+
+def hold_the_site_lock(folder: Path):
+    """While the command runs, another build holds the lock of site/."""
+    return rundir.lock(folder / ".site.lock", "another reportgen build is running on site/")
+
+
+# (what is wrong, setup(folder) -> None or a context to run the command in, arguments, what the line says)
+CASES = [
+    ("syntax error in a script", script("syntax.py", "from reportgen.spec import *\nEXPERIMENT = Experiment(\n"),
+     ["run", "bad/syntax.py"], "bad/syntax.py:2: syntax error"),
+    ("exception inside a script", script("raises.py", "from reportgen.spec import *\nx = 1\ny = x / 0\n"),
+     ["run", "bad/raises.py"], "bad/raises.py:3: ZeroDivisionError: division by zero"),
+    ("a field of the wrong type", script("type.py", tiny(batch_size="'large'")),
+     ["run", "bad/type.py"], "Experiment.batch_size = 'large': expected int"),
+    ("an unknown field", script("field.py", tiny(model="MLP(dept=3)")),
+     ["run", "bad/field.py"], "MLP: unknown field 'dept' (allowed: depth, width"),
+    ("an unknown class", script("name.py", tiny(model="Transformer()")),
+     ["run", "bad/name.py"], "bad/name.py:2: NameError: name 'Transformer' is not defined"),
+    ("an unknown schedule value", script("sched.py", tiny(schedule="'cosine'")),
+     ["run", "bad/sched.py"], "Experiment.schedule = 'cosine': expected Warmup(...) or Cosine(...)"),
+    ("an unknown figure", script("figure.py", tiny(figures="('nope',)")),
+     ["run", "bad/figure.py"], "Experiment.figures = ('nope',): unknown figure 'nope' (known:"),
+    ("an unknown --set field", None, ["run", "--set", "model.dpth=3", "experiments/tiny-b.py"],
+     "no field 'dpth' (allowed: depth, width"),
+    ("--set without a value", None, ["run", "--set", "model.depth", "experiments/tiny-b.py"],
+     "--set 'model.depth': expected FIELD=VALUE"),
+    ("an impossible depth", None, ["run", "--set", "model.depth=-3", "experiments/tiny-b.py"],
+     "MLP.depth = -3: allowed: an integer >= 1"),
+    ("an impossible clipping threshold", None, ["run", "--set", "clip=Clip(threshold=-1.0)", "experiments/tiny-b.py"],
+     "Clip.threshold = -1.0: allowed: \"auto\" or a gradient norm > 0"),
+    ("an impossible warmup", None, ["run", "--set", "schedule=Warmup(steps=0)", "experiments/tiny-b.py"],
+     "Warmup.steps = 0: allowed: a number of steps >= 1"),
+    ("no such script", None, ["run", "nowhere.py"], "nowhere.py: no such experiment script or folder"),
+    ("a missing dataset", script("cifar.py", tiny(data="CIFAR10(root='no-data-here')")),
+     ["run", "bad/cifar.py"], "CIFAR-10 not found: expected data_batch_1"),
+    ("a corrupt dataset file", mnist_with_bad_magic, ["run", "bad/mnist.py"],
+     "train-images-idx3-ubyte: bad magic number 2049, expected 2051"),
+    ("an image that is not an image", not_an_image, ["run", "bad/svd.py"],
+     "SVDCompression.image = 'photo.png': not an image file"),
+    ("an unwritable output folder", a_file_where_a_folder_goes,
+     ["build", "experiments/tiny-b.py", "--out", "blocker/site"], "error: blocker: File exists"),
+    ("an unwritable runs folder", a_file_where_a_folder_goes,
+     ["run", "experiments/tiny-a.py", "--runs", "blocker/runs"], "blocker/runs/tiny-a: Not a directory"),
+    ("a run directory from another version", edit_json("config.json", format=99),
+     ["render", "experiments/tiny-b.py"], "run format 99, this reportgen reads format 1"),
+    ("a run from another version, resumed", another_version_running, ["run", "experiments/tiny-b.py"],
+     "run format 99, this reportgen reads format 1"),
+    ("a truncated epoch chunk", truncate("epochs/000001.npz"), ["render", "experiments/tiny-b.py"],
+     "000001.npz: corrupt or truncated array file"),
+    ("a corrupt status file", truncate("status.json"), ["run", "experiments/tiny-b.py"],
+     "status.json: corrupt JSON"),
+    ("a truncated checkpoint", corrupt_checkpoint, ["run", "experiments/tiny-b.py"],
+     "last.pt: corrupt or truncated checkpoint"),
+    ("a full disk during a run", full_disk, ["run", "--set", "epochs=5", "experiments/tiny-a.py"],
+     "env.json: No space left on device"),
+    ("two builds at once", hold_the_site_lock, ["build", "experiments/tiny-b.py"],
+     "another reportgen build is running on site/ (pid "),
+]
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("what, setup, args, words", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_one_line_and_damages_nothing(what, setup, args, words, built):
+    folder = built  # the working directory
+    context = (setup(folder) if setup else None) or contextlib.nullcontext()
+    before = contents(folder)
+    with context:
+        result = CliRunner().invoke(main, args)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1, (what, result.output, result.exception)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], (what, result.stderr)
+    assert "Traceback" not in result.output
+    after = contents(folder)
+    assert {k: v for k, v in after.items() if k in before} == before, what
+
+
+def mount_tmpfs(folder: Path, size: str) -> bool:
+    folder.mkdir()
+    try:
+        return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+def test_a_really_full_disk_stops_run_and_build_with_one_line_and_keeps_every_file(built_once, tmp_path):
+    """The full disk for real, where a tmpfs can be mounted (root): fill it, then run and build on it."""
+    disk = tmp_path / "disk"
+    if not mount_tmpfs(disk, "8m"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        shutil.copytree(built_once, disk / "project")
+        with open(disk / "filler", "wb", buffering=0) as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 4096)
+        before = contents(disk / "project")
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        for args in (["run", "--set", "epochs=5", "experiments/tiny-a.py"], ["build"]):
+            result = subprocess.run([sys.executable, "-m", "reportgen", *args], cwd=disk / "project",
+                                    capture_output=True, text=True, env=env)
+            lines = result.stderr.strip().splitlines()
+            assert result.returncode == 1 and len(lines) == 1 and "No space left on device" in lines[0], result.stderr
+        after = contents(disk / "project")
+        assert {k: v for k, v in after.items() if k in before} == before
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
