@@ -21,36 +21,72 @@ def flat_weights(params: list[torch.Tensor]) -> np.ndarray:
     return torch.cat([p.detach().reshape(-1).float() for p in params]).cpu().numpy()
 
 
-class Recorder:
-    """Per step: loss, accuracy, lr, global gradient norm; every `every` steps: per-tensor gradient
-    statistics; on `snapshot_steps`: the flattened weights. Nothing leaves the device until `epoch()`."""
+def clip_warning(clipped: np.ndarray, threshold: float | None) -> str:
+    """The tuning playbook's warning when clipping acts on more than half of the steps, else ""."""
+    share = float(np.mean(clipped)) if threshold is not None and len(clipped) else 0.0
+    if share <= 0.5:
+        return ""
+    return (f"clipping at {threshold:.3g} acted on {share:.0%} of the steps: above half, it is a "
+            f"learning-rate cut in disguise")
 
-    def __init__(self, model: torch.nn.Module, run: Run, every: int, snapshot_steps=frozenset()):
+
+LOGS = [i for i, s in enumerate(STATS) if s not in ("zero_frac", "l2")]  # the log10|g| columns
+
+
+def unscaled(table: torch.Tensor, unscale: torch.Tensor) -> torch.Tensor:
+    """grad_stats of g * unscale from those of g, on the device: the log10 columns shift by
+    log10(unscale), l2 scales, zero_frac stays."""
+    t = table.double()
+    t[:, LOGS] += unscale.double().log10()
+    t[:, STATS.index("l2")] *= unscale.double()
+    return t.float()
+
+
+def diverged_at(chunk: dict[str, np.ndarray]) -> int | None:
+    """The first step of an epoch chunk whose loss or gradient norm is NaN/inf, or None."""
+    bad = ~(np.isfinite(chunk["loss"]) & np.isfinite(chunk["grad_norm"]))
+    return int(chunk["step"][bad][0]) if bad.any() else None
+
+
+class Recorder:
+    """Per step: loss, accuracy, lr, global gradient norm and whether it exceeds the clipping threshold
+    `clip`; every `every` steps: per-tensor gradient statistics; on `snapshot_steps`: the flattened weights.
+    Nothing leaves the device until `epoch()`."""
+
+    def __init__(self, model: torch.nn.Module, run: Run, every: int, snapshot_steps=frozenset(),
+                 clip: float | None = None):
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.names = [n for n, _ in named]
         self.params = [p for _, p in named]
         self.run, self.every, self.snapshot_steps = run, every, snapshot_steps
+        self.clip = math.inf if clip is None else clip
         run.write_params([(n, tuple(p.shape)) for n, p in named])
         self._reset()
 
     def _reset(self):
         self.steps, self.lrs, self.grad_steps = [], [], []
-        self.losses, self.accs, self.norms, self.stats = [], [], [], []
+        self.losses, self.accs, self.norms, self.stats, self.clipped = [], [], [], [], []
 
     def grads(self) -> list[torch.Tensor]:
         return [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
 
-    def step(self, step: int, loss: torch.Tensor, accuracy: torch.Tensor, lr: float) -> None:
-        """Call after backward and before the optimizer step: the gradients are this step's."""
+    def step(self, step: int, loss: torch.Tensor, accuracy: torch.Tensor, lr: float,
+             unscale: torch.Tensor | None = None) -> torch.Tensor:
+        """Call after backward and before the optimizer step: the gradients are this step's.
+        `unscale`: 1 / a GradScaler's scale (on the device) when the gradients are still scaled by it.
+        Returns the global gradient norm (on the device), for clipping."""
         grads = self.grads()
+        norm = global_norm(grads) if unscale is None else global_norm(grads) * unscale
         self.steps.append(step)
         self.lrs.append(lr)
         self.losses.append(loss.detach().float())
         self.accs.append(accuracy.detach().float())
-        self.norms.append(global_norm(grads))
+        self.norms.append(norm)
+        self.clipped.append(norm > self.clip)
         if step % self.every == 0:
             self.grad_steps.append(step)
-            self.stats.append(grad_stats(grads))
+            self.stats.append(grad_stats(grads) if unscale is None else unscaled(grad_stats(grads), unscale))
+        return norm
 
     def snapshot(self, step: int) -> None:
         """Write the weights as they are after `step` (0: at initialisation)."""
@@ -59,12 +95,13 @@ class Recorder:
     def epoch(self, epoch: int, **scalars: float) -> dict[str, np.ndarray]:
         """Copy the epoch's measurements back in one transfer, write its chunk, and return it."""
         k, n = len(self.losses), len(self.stats)
-        packed = torch.cat([torch.stack(self.losses), torch.stack(self.accs), torch.stack(self.norms)]
+        packed = torch.cat([torch.stack(self.losses), torch.stack(self.accs), torch.stack(self.norms),
+                            torch.stack(self.clipped).float()]
                            + ([torch.stack(self.stats).float().reshape(-1)] if n else [])).cpu().numpy()
         chunk = {"step": np.asarray(self.steps, np.int64), "loss": packed[:k], "accuracy": packed[k:2 * k],
                  "lr": np.asarray(self.lrs, np.float64), "grad_norm": packed[2 * k:3 * k],
-                 "grad_step": np.asarray(self.grad_steps, np.int64),
-                 "grad": packed[3 * k:].reshape(n, len(self.params), len(STATS))}
+                 "clipped": packed[3 * k:4 * k] > 0, "grad_step": np.asarray(self.grad_steps, np.int64),
+                 "grad": packed[4 * k:].reshape(n, len(self.params), len(STATS))}
         chunk.update({f"epoch_{key}": np.asarray(v, np.float64) for key, v in scalars.items()})
         self.run.write_epoch(epoch, **chunk)
         self._reset()
