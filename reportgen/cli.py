@@ -1,6 +1,7 @@
 """The `reportgen` command: a thin Click shell; each command parses its options, then calls one function."""
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from pathlib import Path
@@ -12,9 +13,15 @@ from . import __version__
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix: one line and exit 1, no traceback (unless --debug)."""
     from . import data, export, figures, site, spec
+    from .publish import PublishError
     from .rundir import RunError
     return (spec.SpecError, data.DataMissing, data.DataCorrupt, RunError, site.BuildError, figures.Skipped,
-            export.ExportError, PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
+            export.ExportError, PublishError, PermissionError, FileNotFoundError, FileExistsError,
+            IsADirectoryError, NotADirectoryError)
+
+
+# the disk's errors, not the program's: a full or read-only disk, or a folder the user may not write
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def command(fn):
@@ -23,8 +30,9 @@ def command(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except user_errors() as e:
-            if click.get_current_context().find_root().params.get("debug"):
+        except Exception as e:
+            users = isinstance(e, user_errors()) or (isinstance(e, OSError) and e.errno in DISK_ERRORS)
+            if not users or click.get_current_context().find_root().params.get("debug"):
                 raise
             text = str(e) if not isinstance(e, OSError) or not e.filename else f"{e.filename}: {e.strerror}"
             click.echo(f"error: {text}", err=True)
@@ -64,8 +72,9 @@ def make_style(preset, theme, fps):
 
 def steps_bar(entries, label: str):
     from .project import total_steps
+    # hidden off a terminal, where it could only print its label: a log or an error stays one clean line
     return click.progressbar(length=sum(total_steps(e) for e in entries), label=label, file=sys.stderr,
-                             show_eta=True, show_pos=True)
+                             show_eta=True, show_pos=True, hidden=not sys.stderr.isatty())
 
 
 @main.command()
@@ -73,23 +82,21 @@ def steps_bar(entries, label: str):
 @RUNS
 @SET
 @click.option("--clean", is_flag=True, help="Delete and redo the runs instead of reusing them.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs side by side, in processes (one per GPU when there are several).")
 @command
-def run(paths, runs, overrides, clean):
+def run(paths, runs, overrides, clean, jobs):
     """Train the experiments in PATHS (files or folders; default: experiments/), skipping finished runs."""
     from . import project
     entries = project.entries(paths or ("experiments",), runs, overrides)
-    todo = [e for e in entries if clean or project.needs_run(e)]
+    todo = [e for e in entries if project.needs_run(e, clean)]
     for e in entries:
         if e not in todo:
             click.echo(f"{e.name}: reusing {e.run.status['state']} run {e.run.id}")
     if not todo:
         return
     with steps_bar(todo, "training") as bar:
-        for e in todo:
-            if clean and e.run.path.exists():
-                import shutil
-                shutil.rmtree(e.run.path)
-            state = project.execute(e, bar.update)
+        for e, state in project.execute_all(todo, jobs, bar.update, clean):
             click.echo(f"\n{e.name}: {state} ({e.run.path})", err=True)
 
 
@@ -120,23 +127,35 @@ def render(paths, runs, overrides, preset, theme, fps, jobs, formats, names, out
                 click.echo(path)
 
 
+OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="site", show_default=True)
+TEMPLATES = click.option("--templates", type=click.Path(file_okay=False, path_type=Path), default="templates",
+                         show_default=True, help="Your own templates; any file here overrides the shipped one.")
+
+
+def site_options(fn):
+    """The options of the commands that build the site: build and serve."""
+    for option in (TEMPLATES, OUT, style_options, RUNS, PATHS):
+        fn = option(fn)
+    return fn
+
+
 @main.command()
-@PATHS
-@RUNS
-@style_options
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="site", show_default=True)
-@click.option("--templates", type=click.Path(file_okay=False, path_type=Path), default="templates",
-              show_default=True, help="Your own templates; any file here overrides the shipped one.")
+@site_options
 @click.option("--clean", is_flag=True, help="Run, render and write everything again.")
 @command
 def build(paths, runs, preset, theme, fps, jobs, out, templates, clean):
     """Run what is missing, render what changed, write the site (the main job)."""
+    build_site(paths, runs, make_style(preset, theme, fps), jobs, out, templates, clean)
+
+
+def build_site(paths, runs, style, jobs, out, templates, clean=False) -> None:
+    """`reportgen build`'s work, also what `reportgen serve` does on every change."""
     from . import project, site
     entries = project.entries(paths or ("experiments",), runs)
-    todo = [e for e in entries if clean or project.needs_run(e)]
+    todo = [e for e in entries if project.needs_run(e, clean)]
     bar = steps_bar(todo, "training") if todo else None
-    report = site.build(paths or ("experiments",), runs, out, make_style(preset, theme, fps), clean, jobs,
-                        templates, progress=bar.update if bar else None)
+    report = site.build(paths or ("experiments",), runs, out, style, clean, jobs,
+                        templates, progress=bar.update if bar else None, entries=entries)
     if bar:
         bar.render_finish()
     click.echo(f"site: {out}/index.html — {len(entries)} experiments; ran {len(report.ran)}, "
@@ -154,7 +173,7 @@ def list_(paths, runs):
     from . import project
     for e in project.entries(paths or ("experiments",), runs):
         s = e.run.status
-        click.echo(f"{e.name:32} {e.run.id}  {s['state']:9} epoch {s['epoch']:>3}  step {s['step']:>6}  {e.script}")
+        click.echo(f"{e.name:32} {e.run.id}  {s['state']:9} epoch {s['epoch']:>3}  step {s['step']:>6}  {e.script or 'recorded'}")
 
 
 @main.command()
@@ -175,18 +194,71 @@ def export(run_path, what, fmt, output):
 
 
 @main.command()
-@click.option("--site", "folder", type=click.Path(file_okay=False, path_type=Path), default="site", show_default=True)
-@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--depth", type=click.IntRange(min=2), default=80, show_default=True, help="Linear layers.")
+@click.option("--width", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--activation", default="LeakyReLU(negative_slope=0.01)", show_default=True,
+              help="As in an experiment script: ReLU(), Tanh(), GELU(), Identity(), LeakyReLU(negative_slope=2).")
+@click.option("--orders", type=float, default=0.5, show_default=True,
+              help="How flat: the most orders of magnitude the gradient may rise from the first layer to the last.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the initial weights.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Draw both diagrams into this PNG.")
 @command
-def serve(folder, port):
-    """Preview the site on http://127.0.0.1:PORT/."""
-    import http.server
-    if not (folder / "index.html").exists():
-        raise FileNotFoundError(2, "no site here; run `reportgen build` first", str(folder))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
-        click.echo(f"serving {folder} on http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
+def calibrate(depth, width, activation, orders, seed, plot):
+    """Find the weight multiplier that makes the gradient diagram flat at initialisation (seconds)."""
+    from . import calibrate as cal, spec
+    model = spec.override(spec.MLP(depth=depth, width=width), f"activation={activation}")
+    result = cal.calibrate(model, seed=seed, orders=orders)
+    click.echo(result.summary())
+    if plot:
+        click.echo(cal.plot(result, plot))
+
+
+@main.command()
+@site_options
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Build first, then rebuild whenever PATHS or the templates change (open pages reload).")
+@command
+def serve(paths, runs, preset, theme, fps, jobs, out, templates, port, watch):
+    """Preview the site on http://127.0.0.1:PORT/, rebuilt on every change of an experiment or template."""
+    import time
+    import traceback
+    from . import serve as server
+    style = make_style(preset, theme, fps)
+    if watch:
+        build_site(paths, runs, style, jobs, out, templates)
+    elif not (out / "index.html").exists():
+        raise FileNotFoundError(2, "no site here; run `reportgen build` first", str(out))
+
+    def rebuild() -> bool:
+        click.echo("change seen: building again", err=True)
         try:
-            server.serve_forever()
+            build_site(paths, runs, style, jobs, out, templates)
+            return True
+        except Exception as e:  # a broken script while editing: say so and keep serving the last good site
+            click.echo(f"error: {e}" if isinstance(e, user_errors()) else traceback.format_exc(), err=True)
+            return False
+
+    folders = [*(paths or ("experiments",)), templates]
+    with server.serving(out, port, rebuild if watch else None, folders) as url:
+        click.echo(f"serving {out}/ on {url}" + (f" (watching {', '.join(map(str, folders))})" if watch else "")
+                   + "; Ctrl-C to stop", err=True)
+        try:
+            while True:
+                time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+@main.command()
+@click.option("--site", "folder", type=click.Path(file_okay=False, path_type=Path), default="site", show_default=True)
+@click.option("--branch", default="gh-pages", show_default=True, help="The branch GitHub Pages deploys from.")
+@click.option("--remote", default="origin", show_default=True, help="Where to push the branch.")
+@click.option("--no-push", is_flag=True, help="Only commit the branch locally.")
+@click.option("-m", "--message", help="Commit message (default: Publish site from <HEAD>).")
+@command
+def publish(folder, branch, remote, no_push, message):
+    """Commit the built site as the whole of a gh-pages branch (your checkout is left alone) and push it."""
+    from .publish import publish as commit
+    sha = commit(folder, Path("."), branch, remote, message, not no_push)
+    click.echo(f"{branch} is at {sha[:10]}" + ("" if no_push else f", pushed to {remote}"), err=True)

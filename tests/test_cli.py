@@ -14,7 +14,7 @@ def invoke(*args):
 
 
 def test_every_command_has_help():
-    for cmd in ("run", "render", "build", "list", "export", "serve"):
+    for cmd in ("run", "render", "build", "list", "export", "serve", "publish"):
         result = invoke(cmd, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output, cmd
 

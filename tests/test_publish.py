@@ -113,3 +113,17 @@ def test_errors_are_one_clear_line(repo, breakage, match):
     with pytest.raises(PublishError, match=match) as error:
         publish(repo / "site", repo)
     assert "\n" not in str(error.value)
+
+
+def test_the_publish_command(repo, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from reportgen.cli import main
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(main, ["publish", "-m", "From the command line"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"gh-pages is at {git(repo, 'rev-parse', 'gh-pages')[:10]}, pushed to origin\n"
+    assert git(tmp_path / "remote.git", "log", "--format=%s", "gh-pages") == "From the command line"
+    git(repo, "remote", "remove", "origin")
+    result = CliRunner().invoke(main, ["publish"])
+    assert result.exit_code == 1 and result.output.startswith("error: push to origin failed: fatal: 'origin'")

@@ -1,70 +1,159 @@
 """End to end: scripts -> runs -> GIFs -> site, incremental and atomic, checked in the files it writes."""
+import html
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import imageio.v3 as iio
+import imageio_ffmpeg
 import pytest
 
 from reportgen import site
-from reportgen.animate import Style
+from reportgen.figures.gradient_diagram import GradientDiagram
+from tests.browser import check_links, check_no_local_paths
+
+EPOCHS = {"tiny-a": 3, "tiny-b": 2}
 
 
 def referenced(html: str) -> list[str]:
     return re.findall(r'(?:src|href|data-play)="([^"#:]+)"', html)
 
 
-def test_build_writes_every_page_and_every_gif_decodes(project):
-    report = site.build(style=Style(fps=10))
-    assert sorted(report.ran) == ["tiny-a", "tiny-b"]
-    out = project / "site"
-    assert (out / ".nojekyll").exists() and (out / "index.html").exists()
-    epochs = {"tiny-a": 3, "tiny-b": 2}
-    for page in [out / "index.html", out / "about.html"] + [out / n / "index.html" for n in epochs]:
-        html = page.read_text()
-        for link in referenced(html):
+def pages(out: Path) -> list[Path]:
+    return [out / "index.html", out / "about.html"] + [out / n / "index.html" for n in EPOCHS]
+
+
+def test_every_page_links_files_that_exist_and_every_animation_decodes(built_once):
+    out = built_once / "site"
+    assert (out / ".nojekyll").exists()
+    for page in pages(out):
+        for link in referenced(page.read_text()):
             target = (page.parent / link).resolve()
             assert target.exists(), f"{page.name} links to missing {link}"
             if target.suffix == ".gif":
                 frames = iio.imread(target, index=None)
-                assert len(frames) == epochs[target.parent.name], target
-                assert frames.shape[1:3] == (450, 800)
+                assert frames.shape == (EPOCHS[target.parent.name], 450, 800, 3), target
+    for name, epochs in EPOCHS.items():
+        reader = imageio_ffmpeg.read_frames(str(out / name / "gradient_diagram.mp4"))
+        meta = next(reader)
+        assert meta["size"] == (800, 450) and sum(1 for _ in reader) >= epochs
+    assert check_links(out) == []
 
 
-def test_titles_from_scripts_are_escaped_and_no_local_paths_leak(project):
-    site.build()
-    out = project / "site"
-    index = (out / "index.html").read_text()
-    assert "<script>alert(1)</script>" not in index and "&lt;script&gt;alert(1)&lt;/script&gt;" in index
-    for f in out.rglob("*"):
-        if f.suffix in (".html", ".css", ".js", ".json"):
-            assert str(project) not in f.read_text(), f
-            assert str(Path.home()) + "/" not in f.read_text(), f
+def test_titles_from_scripts_are_escaped_and_no_local_paths_leak(built_once):
+    out = built_once / "site"
+    for page in (out / "index.html", out / "tiny-a" / "index.html"):
+        text = page.read_text()
+        assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert check_no_local_paths(out, extra=[built_once]) == []
 
 
-def test_a_second_build_reuses_every_run_and_figure(project):
-    site.build()
-    gif = project / "site" / "tiny-b" / "gradient_diagram.gif"
+def test_experiment_page_offers_downloads_and_embed_snippets(built_once):
+    page = (built_once / "site" / "tiny-b" / "index.html").read_text()
+    downloads = re.findall(r'<a class="button" href="([^"]+)" download>(\w+) <small>(\d+ kB)</small>', page)
+    assert [(f, fmt) for f, fmt, _ in downloads if f.startswith("gradient_diagram.")] == [
+        ("gradient_diagram.gif", "GIF"), ("gradient_diagram.mp4", "MP4"), ("gradient_diagram.png", "PNG")]
+    snippets = [html.unescape(s) for s in re.findall(r'<code id="embed-gradient_diagram-\d">(.*?)</code>', page, re.S)]
+    assert snippets == ["![Gradient diagram of Tiny B](gradient_diagram.gif)",
+                        '<img src="gradient_diagram.gif" alt="Gradient diagram of Tiny B">',
+                        '<section>\n  <video src="gradient_diagram.mp4" class="r-stretch" data-autoplay loop muted '
+                        'playsinline></video>\n</section>']
+    assert "relative to this page" in page
+    assert page.count('alt="Gradient diagram of Tiny B"') == 1  # the figure; the card's is on the gallery
+
+
+def test_a_second_build_reuses_every_run_and_figure(built):
+    gif = built / "site" / "tiny-b" / "gradient_diagram.gif"
     before = gif.stat().st_mtime_ns
     report = site.build()
-    assert report.ran == [] and report.rendered == [] and len(report.reused) == 2
+    assert report.ran == [] and report.rendered == [] and "tiny-b/gradient_diagram" in report.reused
     assert gif.stat().st_mtime_ns == before
-    script = project / "experiments" / "tiny-b.py"
+    script = built / "experiments" / "tiny-b.py"
     script.write_text(script.read_text().replace("'Tiny B'", "'Tiny B, renamed'"))
     report = site.build()
-    assert report.ran == [] and report.rendered == ["tiny-b/gradient_diagram"]
-    assert "Tiny B, renamed" in (project / "site" / "index.html").read_text()
+    assert report.ran == [] and {r.split("/")[0] for r in report.rendered} == {"tiny-b"}
+    assert "tiny-b/gradient_diagram" in report.rendered and "tiny-a/gradient_diagram" in report.reused
+    assert "Tiny B, renamed" in (built / "site" / "index.html").read_text()
 
 
-def test_a_failing_build_leaves_the_previous_site(project, monkeypatch):
-    site.build()
-    before = (project / "site" / "index.html").read_text()
-    (project / "experiments" / "tiny-b.py").write_text("EXPERIMENT = oops")
+def test_clean_runs_and_renders_everything_again(built):
+    report = site.build(clean=True)
+    assert sorted(report.ran) == ["tiny-a", "tiny-b"] and report.reused == []
+    assert {"tiny-a/gradient_diagram", "tiny-b/gradient_diagram"} <= set(report.rendered)
+
+
+def test_a_no_op_build_imports_neither_torch_nor_a_figure(built):
+    code = ("import sys; from reportgen import site; r = site.build(); assert r.reused and not r.rendered, r; "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('reportgen.figures.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=built,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_figure_key_follows_the_code_it_imports(tmp_path, monkeypatch):
+    pkg = tmp_path / "reportgen"
+    files = {"__init__.py": "VERSION = 1", "figures/__init__.py": "def figure(): pass",
+             "figures/f.py": "from . import figure\nfrom ..a import x\n\ndef draw():\n    from reportgen.b import y\n",
+             "a.py": "from .c import z\nx = 1", "b.py": "y = 1", "c.py": "z = 1", "unused.py": "w = 1"}
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    monkeypatch.setattr(site, "PACKAGE", pkg)
+    before = site.code_hash(pkg / "figures" / "f.py")
+    for name, follows in (("unused.py", False), ("__init__.py", False), ("a.py", True), ("b.py", True),
+                          ("c.py", True), ("figures/__init__.py", True)):
+        (pkg / name).write_text(files[name] + "\n# edited\n")
+        now = site.code_hash(pkg / "figures" / "f.py")
+        assert (now != before) == follows, name
+        before = now
+
+
+def test_a_failing_build_leaves_the_previous_site(built):
+    before = (built / "site" / "index.html").read_text()
+    (built / "experiments" / "tiny-b.py").write_text("EXPERIMENT = oops")
     with pytest.raises(Exception, match="tiny-b.py"):
         site.build()
-    assert (project / "site" / "index.html").read_text() == before
-    assert not (project / ".site.new").exists()
+    assert (built / "site" / "index.html").read_text() == before
+    assert not (built / ".site.new").exists()
+
+
+def test_an_exception_inside_a_figure_leaves_the_previous_site(built, monkeypatch):
+    files = {p: p.read_bytes() for p in (built / "site").rglob("*") if p.is_file()}
+    script = built / "experiments" / "tiny-a.py"
+    script.write_text(script.read_text().replace("A tiny run for the tests.", "Changed."))
+    original = GradientDiagram.update
+
+    def update(self, i):
+        if i == 1:  # mid-way through the first figure that is drawn again
+            raise ZeroDivisionError("a bug in a figure")
+        original(self, i)
+
+    monkeypatch.setattr(GradientDiagram, "update", update)
+    with pytest.raises(ZeroDivisionError, match="a bug in a figure"):
+        site.build()
+    assert {p: p.read_bytes() for p in (built / "site").rglob("*") if p.is_file()} == files
+    assert not (built / ".site.new").exists() and not (built / ".site.old").exists()
+
+
+def test_user_templates_override_a_page_a_block_or_the_base(built):
+    user = built / "templates"
+    user.mkdir()
+    (user / "experiment.html").write_text(
+        '{% extends "reportgen/experiment.html" %}{% block results %}<p id="mine">{{ exp.run_id }}</p>{% endblock %}')
+    (user / "base.html").write_text(
+        '{% extends "reportgen/base.html" %}{% block footer %}<footer>Our lab</footer>{% endblock %}')
+    (user / "about.html").write_text('{% extends "base.html" %}{% block content %}<h1>Ours</h1>{% endblock %}')
+    site.build()
+    out = built / "site"
+    page = (out / "tiny-b" / "index.html").read_text()
+    assert '<p id="mine">' in page and "Final metrics" not in page  # the block replaced...
+    assert "gradient_diagram.gif" in page and "The script" in page  # ...and the rest is the shipped page
+    for p in pages(out):
+        assert "<footer>Our lab</footer>" in p.read_text(), p
+    assert "<h1>Ours</h1>" in (out / "about.html").read_text()
 
 
 @pytest.mark.slow
