@@ -10,7 +10,7 @@ import json
 import re
 import types
 import typing
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Union
 
@@ -258,6 +258,92 @@ class SGD:
 Optimizer = Union[Adam, AdamW, SGD]
 
 
+# ---- learning-rate schedules ----------------------------------------------------------------------
+# One rule: a schedule multiplies the optimizer's lr (a number, or the pair's geometric decay) by a
+# factor in [0, 1] per step. Lengths are in optimizer steps; the formulas are in reportgen/optim.py.
+def _check_steps(obj, *names):
+    for name in names:
+        require(getattr(obj, name) >= 0, obj, name, "a number of steps >= 0")
+
+
+def _check_decay(obj):
+    _check_steps(obj, "warmup")
+    require(0 <= obj.final <= 1, obj, "final", "a fraction of the lr in [0, 1]")
+
+
+@spec
+class Warmup:
+    """Linear warmup from base/steps to the base lr over `steps`, then constant (the tuning playbook's)."""
+    steps: int = 100
+
+    def check(self):
+        require(self.steps >= 1, self, "steps", "a number of steps >= 1")
+
+
+@spec
+class Cosine:
+    """Linear warmup over `warmup` steps, then half a cosine down to `final` x the lr at the last step."""
+    warmup: int = 0
+    final: float = 0.0
+    check = _check_decay
+
+
+@spec
+class LinearDecay:
+    """Linear warmup over `warmup` steps, then a straight line down to `final` x the lr at the last step."""
+    warmup: int = 0
+    final: float = 0.0
+    check = _check_decay
+
+
+@spec
+class StepDecay:
+    """The lr times `gamma` every `every` steps."""
+    every: int = 1000
+    gamma: float = 0.1
+
+    def check(self):
+        require(self.every >= 1, self, "every", "a number of steps >= 1")
+        require(0 < self.gamma <= 1, self, "gamma", "a number in (0, 1]")
+
+
+@spec
+class Cyclic:
+    """Triangular cyclic lr (Smith 2017, CLR): from `low` x the lr up to the lr and back every `period` steps."""
+    period: int = 200
+    low: float = 0.1
+
+    def check(self):
+        require(self.period >= 2, self, "period", "a number of steps >= 2")
+        require(0 <= self.low < 1, self, "low", "a fraction of the lr in [0, 1)")
+
+
+@spec
+class WarmupCooldown:
+    """Linear warmup over `warmup` steps, constant, then linear cooldown to zero over the last `cooldown`."""
+    warmup: int = 100
+    cooldown: int = 100
+
+    def check(self):
+        _check_steps(self, "warmup", "cooldown")
+
+
+Schedule = Union[Warmup, Cosine, LinearDecay, StepDecay, Cyclic, WarmupCooldown]
+
+
+@spec
+class Clip:
+    """Clip the global gradient norm at `threshold`, or "auto": the 90th percentile of the norms seen in a
+    `probe`-step run without clipping from the same start (the tuning playbook's advice)."""
+    threshold: float | str = "auto"
+    probe: int = 50
+
+    def check(self):
+        require(self.threshold == "auto" if isinstance(self.threshold, str) else self.threshold > 0, self,
+                "threshold", '"auto" or a gradient norm > 0')
+        require(self.probe >= 1, self, "probe", "a number of steps >= 1")
+
+
 # ---- recording -----------------------------------------------------------------------------------
 @spec
 class Record:
@@ -276,6 +362,33 @@ class Record:
         require(self.checkpoint_every >= 1, self, "checkpoint_every", "an integer >= 1")
 
 
+@spec
+class Landscape:
+    """Loss landscapes and trajectory projections, computed once training ends (reportgen/projection.py)
+    from the weight snapshots and stored in the run. Lines L(θ + a·d1) and planes L(θ + a·d1 + b·d2) for
+    a, b in [-span, span], d1 and d2 seeded Gaussian directions normalised per filter / per layer / not
+    ("none"; Li et al. 2018), around the final weights, the initial and final ("ends"), or every epoch's;
+    the trajectory's PCA plane, spanning the path; `samples` of each split; 0 points: no line / plane."""
+    directions: str = "filter"
+    include_1d: bool = False     # biases and normalisation parameters move too (else a zero direction)
+    line: int = 41               # points along a line (train and held-out samples)
+    plane: int = 15              # points along each side of a plane (train samples)
+    span: float = 1.0
+    pca_plane: bool = True       # the loss over the trajectory's PCA plane, for the path to move over
+    around: str = "epochs"
+    samples: int = 256
+    recompute_bn: bool = False   # batch norm with each point's own batch statistics, not the stored ones
+    seed: int = 0
+
+    def check(self):
+        require(self.directions in ("filter", "layer", "none"), self, "directions", "filter, layer or none")
+        require(self.line == 0 or self.line >= 3, self, "line", "0 (none) or an integer >= 3")
+        require(self.plane == 0 or self.plane >= 3, self, "plane", "0 (none) or an integer >= 3")
+        require(self.span > 0, self, "span", "a number > 0")
+        require(self.around in ("final", "ends", "epochs"), self, "around", "final, ends or epochs")
+        require(self.samples >= 1, self, "samples", "an integer >= 1")
+
+
 # ---- the experiment ------------------------------------------------------------------------------
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 DEVICES = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -291,12 +404,16 @@ class Experiment:
     model: Model = MLP()
     data: Data = Synthetic()
     optimizer: Optimizer = Adam()
+    schedule: Schedule | None = None
+    clip: Clip | None = None
     epochs: int = 10
     batch_size: int = 128
     seed: int = 0
     device: str = "auto"
     record: Record = Record()
-    figures: tuple[str, ...] = ("gradient_diagram",)
+    landscape: Landscape | None = None
+    # the tuning playbook's diagnostics come by default: gradient norm and learning rate beside the loss
+    figures: tuple[str, ...] = ("gradient_diagram", "grad_norm", "lr_schedule")
 
     def check(self):
         require(bool(NAME.match(self.name)), self, "name", "lower-case letters, digits, '.', '_', '-'")
@@ -304,6 +421,21 @@ class Experiment:
         require(self.batch_size >= 1, self, "batch_size", "an integer >= 1")
         require(bool(DEVICES.match(self.device)), self, "device", "auto, cpu, mps, cuda or cuda:N")
 
+
+@spec
+class Recorded:
+    """A run that a user's own training loop recorded with `reportgen.Recorder`: no script; `config` is the
+    dict the loop gave, kept as plain JSON data (`from_dict` leaves it alone: a "type" key in it is data)."""
+    name: str
+    title: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    config: dict[str, Any] = field(default_factory=dict)
+    figures: tuple[str, ...] = ("gradient_diagram",)
+    PLAIN = ("config",)
+
+    def check(self):
+        require(bool(NAME.match(self.name)), self, "name", "lower-case letters, digits, '.', '_', '-'")
 
 # ---- overrides, configs and ids ------------------------------------------------------------------
 def override(obj, assignment: str):
@@ -349,7 +481,8 @@ def from_dict(data: Any) -> Any:
         cls = SPECS.get(data["type"])
         if cls is None:
             raise SpecError(f"unknown type {data['type']!r} in a stored config")
-        return cls(**{k: from_dict(v) for k, v in data.items() if k != "type"})
+        plain = getattr(cls, "PLAIN", ())
+        return cls(**{k: v if k in plain else from_dict(v) for k, v in data.items() if k != "type"})
     if isinstance(data, list):
         return tuple(from_dict(v) for v in data)
     if isinstance(data, dict):

@@ -1,10 +1,12 @@
 """Example scripts are tests: every file in experiments/ loads, runs at a tiny size and draws its figures."""
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from reportgen import figures, project, spec
+from reportgen import demos, figures, project, spec
 from reportgen.animate import Style
+from reportgen.sweep import Sweep
 
 SCRIPTS = sorted((Path(__file__).resolve().parent.parent / "experiments").glob("[!_]*.py"))
 
@@ -17,7 +19,22 @@ def shrink(exp):
             exp = spec.override(exp, "data.n_train=64")
             exp = spec.override(exp, "data.n_test=16")
         exp = spec.override(exp, "batch_size=32")
+        for grid in ("line", "plane"):  # a few points a side: its figures need only the arrays' shapes
+            if exp.landscape is not None and getattr(exp.landscape, grid):
+                exp = spec.override(exp, f"landscape.{grid}=5")
+    for assignment in TINY_DEMOS.get(type(exp), ()):
+        exp = spec.override(exp, assignment)
+    if isinstance(exp, demos.LayerCompression):
+        exp = dataclasses.replace(exp, experiment=shrink(exp.experiment))
+    if isinstance(exp, Sweep):
+        exp = dataclasses.replace(exp, base=shrink(exp.base))
     return exp
+
+
+TINY_DEMOS = {  # few steps, so few frames: rendering is what takes the time
+    demos.SVDCompression: ("max_side=16",), demos.OptimizerRace: ("steps=8",), demos.CityMDS: ("budget=8",),
+    demos.NewtonField: ("steps=4", "particles=3"),
+}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)

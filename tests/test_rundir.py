@@ -14,8 +14,9 @@ def test_round_trip(tmp_path):
     run = Run(tmp_path / "a" / "id0")
     run.create(exp, env={"torch": "x"})
     run.write_params([("0.weight", (4, 3)), ("0.bias", (4,))])
-    run.write_epoch(1, step=np.arange(1, 4), loss=np.ones(3), epoch_test_loss=np.float64(0.5))
-    run.write_epoch(2, step=np.arange(4, 7), loss=np.zeros(3), epoch_test_loss=np.float64(0.25))
+    run.write_epoch(1, step=np.arange(1, 4), loss=np.ones(3), grad_step=np.array([3]),
+                    epoch_test_loss=np.float64(0.5))
+    run.write_epoch(2, step=np.arange(4, 7), loss=np.zeros(3), grad_step=np.array([6]), epoch_test_loss=np.float64(0.25))
     run.write_snapshot(0, np.arange(16, dtype=np.float64))
     run.set_status("complete", 2, 6)
     again = Run(run.path)

@@ -1,12 +1,15 @@
 """How large the gradients are at every layer, one frame per epoch (the vanishing-gradient talk's picture)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ..animate import Style
 from ..rundir import Run
 from ..stats import STATS
-from . import figure
+from . import Skipped, figure
 
 MEDIAN, Q25, Q75 = (STATS.index(s) for s in ("median", "q25", "q75"))
 
@@ -26,26 +29,42 @@ def by_frame(run: Run, per_step: bool = False) -> dict[str, np.ndarray]:
     last = status["step"] if status["state"] == "diverged" else None
     keep = e["grad_step"] < last if last else slice(None)
     grad, grad_step = e["grad"][keep], e["grad_step"][keep]
+    if not len(grad_step):
+        raise Skipped(f"{run.path.name}: no gradient logged before it diverged at step {last}")
     steps, loss, acc = e["step"], e["loss"], e["accuracy"]
     if per_step:
         at = np.searchsorted(steps, grad_step)
         return {"grad": grad, "label": grad_step, "unit": "step", "loss": loss[at], "accuracy": acc[at],
                 "step": grad_step}
-    per_epoch = len(steps) // max(len(e["epoch_test_loss"]), 1)
-    epoch_of = (grad_step - 1) // max(per_epoch, 1) + 1
+    end = e["epoch_end"]  # epoch k holds the steps at [end[k - 2], end[k - 1]): epochs may differ in length
+    epoch_of = np.searchsorted(end, np.searchsorted(steps, grad_step), side="right") + 1
     epochs = np.unique(epoch_of)
-    with np.errstate(all="ignore"):
-        grad = np.stack([np.nanmedian(grad[epoch_of == k], axis=0) for k in epochs])
-    ends = np.minimum(epochs * per_epoch, len(loss)) - 1
-    starts = (epochs - 1) * per_epoch
-    return {"grad": grad, "label": epochs, "unit": "epoch", "step": steps[ends],
-            "loss": np.array([np.nanmean(loss[a:b + 1]) for a, b in zip(starts, ends)]),
-            "accuracy": np.array([np.nanmean(acc[a:b + 1]) for a, b in zip(starts, ends)])}
+    starts, ends = np.append(0, end)[epochs - 1], end[epochs - 1] - 1
+    with warnings.catch_warnings():  # all NaN (a tensor never non-zero, a loop that gave no accuracy): NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {"grad": np.stack([np.nanmedian(grad[epoch_of == k], axis=0) for k in epochs]), "label": epochs,
+                "unit": "epoch", "step": steps[ends],
+                "loss": np.array([np.nanmean(loss[a:b + 1]) for a, b in zip(starts, ends)]),
+                "accuracy": np.array([np.nanmean(acc[a:b + 1]) for a, b in zip(starts, ends)])}
 
 
-def y_limits(grad: np.ndarray) -> tuple[float, float]:
-    """Fixed limits for every frame: the whole run's spread of finite values, padded."""
-    values = grad[..., [MEDIAN, Q25, Q75]]
+def stopped(run: Run) -> str:
+    """What the last frame of a diverged run says instead of its loss; "" for any other run."""
+    status = run.status
+    return f"diverged at step {status['step']}" if status["state"] == "diverged" else ""
+
+
+def frame_words(d: dict, i: int, stop: str = "") -> str:
+    """What a frame's title says after its epoch: loss and accuracy, or on a diverged run's last frame `stop`."""
+    if stop and i == len(d["label"]) - 1:
+        return stop
+    acc = d["accuracy"][i]  # NaN: a recorded loop that gave no accuracy
+    return f"loss {d['loss'][i]:.3g}" + (f", train accuracy {100 * acc:.1f} %" if np.isfinite(acc) else "")
+
+
+def y_limits(grad: np.ndarray, columns=(MEDIAN, Q25, Q75)) -> tuple[float, float]:
+    """Fixed limits for every frame: the whole run's spread of finite values of `columns`, padded."""
+    values = grad[..., list(columns)]
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return -10.0, 0.0
@@ -71,6 +90,7 @@ class GradientDiagram:
         ax = axes[0] if loss_panel else axes
         self.ax, self.style = ax, style
         ax.set_xlim(x.min() - 0.5, x.max() + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are counted
         ax.set_ylim(*y_limits(self.data["grad"]))
         ax.set_xlabel("layer (input → output)")
         ax.set_ylabel("log₁₀ |gradient|")
@@ -85,7 +105,9 @@ class GradientDiagram:
                               markersize=3 if sel.size < 40 else 0, linewidth=2, animated=True)
             self.series.append((sel, x[sel], band, line))
         ax.legend(loc="upper right")
-        ax.title.set_animated(True)  # only what moves is redrawn over the cached background
+        self.heading = ax.set_title(" ", loc="left")
+        self.heading.set_animated(True)  # only what moves is redrawn over the cached background
+        self.stop = stopped(run)
         self.loss_panel = axes[1] if loss_panel else None
         if loss_panel:
             self._draw_loss(axes[1])
@@ -99,6 +121,8 @@ class GradientDiagram:
         finite = d["loss"][np.isfinite(d["loss"])]
         if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
             ax.set_yscale("log")
+        elif finite.size and finite.min() >= 0:
+            ax.set_ylim(0, finite.max() * 1.05)  # from zero: a flat loss must look flat, not zoomed into noise
         self.cursor = ax.axvline(d["label"][0], color=self.style.colors[2], linewidth=2, animated=True)
 
     def update(self, i: int) -> None:
@@ -110,5 +134,4 @@ class GradientDiagram:
             band.set_verts([verts])
         if self.loss_panel is not None:
             self.cursor.set_xdata([d["label"][i], d["label"][i]])
-        self.ax.set_title(f"{self.title} — {d['unit']} {d['label'][i]}, loss {d['loss'][i]:.3g}, "
-                          f"accuracy {100 * d['accuracy'][i]:.1f} %", loc="left")
+        self.heading.set_text(f"{self.title} — {d['unit']} {d['label'][i]}, " + frame_words(d, i, self.stop))
