@@ -6,6 +6,7 @@ import itertools
 import multiprocessing
 import os
 import pickle
+import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -169,6 +170,8 @@ def _packed(player: _Player, encoders: list[Encoder], start: int, stop: int) -> 
 
 def _render_slice(make, style: Style, blob: bytes, start: int, stop: int, path: str) -> None:
     """Worker: render frames start..stop-1 into a file of compressed records, one per frame."""
+    if "torch" in sys.modules:  # a forked child cannot use the OpenMP pool torch left in the parent: it hangs
+        sys.modules["torch"].set_num_threads(1)
     with mpl.rc_context(style.rc()), open(path, "wb") as f:
         for data in _packed(_Player(make, style), pickle.loads(blob), start, stop):
             pickle.dump([zlib.compress(d, 1) for d in data], f)

@@ -96,9 +96,12 @@ _SETTLE_IMAGES = """
 const done = arguments[arguments.length - 1];
 const images = [...document.images];
 images.forEach(img => { img.loading = "eager"; });  // lazy images below the fold count too
-Promise.all(images.map(img => img.decode().catch(() => null))).then(() => done(
-    images.filter(img => !(img.complete && img.naturalWidth > 0))
-          .map(img => img.getAttribute("src") || img.outerHTML)));
+const broken = () => images.filter(img => !(img.complete && img.naturalWidth > 0));
+// A page script may swap a source (a poster for its animation) while we wait: settle in rounds.
+const settle = round => Promise.all(images.map(img => img.decode().catch(() => null))).then(() =>
+    broken().length && round < 10 ? new Promise(r => setTimeout(r, 200)).then(() => settle(round + 1))
+                                   : done(broken().map(img => img.getAttribute("src") || img.outerHTML)));
+settle(0);
 """
 _MEDIA_URLS = """
 return [...document.querySelectorAll("video[src], video[poster], video source[src]")]

@@ -1,5 +1,9 @@
 """The rendering engine: decoded GIF/MP4/PNG frames, timing, palette, parallel rendering, atomic writes."""
+import os
+import subprocess
+import sys
 from functools import partial
+from pathlib import Path
 
 import imageio.v3 as iio
 import imageio_ffmpeg
@@ -147,3 +151,29 @@ def test_bad_style_is_a_clear_error(kw, message):
 def test_bad_format_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown format 'avi'; allowed: png, gif, mp4"):
         render(Bar, tmp_path / "bar", ("avi",))
+
+
+TORCH_FIGURE = '''
+import torch
+class TorchFigure:
+    def __init__(self, style):
+        self.fig, self.ax = style.figure()
+        self.n_frames = 30
+        (self.line,) = self.ax.plot([0, 1], [0, 1])
+    def update(self, i):
+        v = torch.linalg.svdvals(torch.randn(64, 64, generator=torch.Generator().manual_seed(int(i))))
+        self.line.set_data(range(64), v.numpy())
+'''
+
+
+def test_workers_forked_after_torch_ran_do_not_hang(tmp_path):
+    """torch's OpenMP pool, started in the parent (training before rendering), hangs a forked child."""
+    (tmp_path / "torch_figure.py").write_text(TORCH_FIGURE)
+    code = ("import sys, torch; sys.path.insert(0, sys.argv[1]); from torch_figure import TorchFigure;"
+            "from reportgen import animate; a = torch.randn(1500, 1500); (a @ a).sum();"
+            "animate.render(TorchFigure, sys.argv[1] + '/out', ('gif',), animate.Style(), jobs=2)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], timeout=120, capture_output=True, text=True,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(iio.imread(tmp_path / "out.gif", index=None)) == 30
