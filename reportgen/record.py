@@ -31,6 +31,7 @@ def clip_warning(clipped: np.ndarray, threshold: float | None) -> str:
 
 
 LOGS = [i for i, s in enumerate(STATS) if s not in ("zero_frac", "l2")]  # the log10|g| columns
+L2 = STATS.index("l2")
 
 
 def unscaled(table: torch.Tensor, unscale: torch.Tensor) -> torch.Tensor:
@@ -38,7 +39,7 @@ def unscaled(table: torch.Tensor, unscale: torch.Tensor) -> torch.Tensor:
     log10(unscale), l2 scales, zero_frac stays."""
     t = table.double()
     t[:, LOGS] += unscale.double().log10()
-    t[:, STATS.index("l2")] *= unscale.double()
+    t[:, L2] *= unscale.double()
     return t.float()
 
 
@@ -76,16 +77,20 @@ class Recorder:
         `unscale`: 1 / a GradScaler's scale (on the device) when the gradients are still scaled by it.
         Returns the global gradient norm (on the device), for clipping."""
         grads = self.grads()
-        norm = global_norm(grads) if unscale is None else global_norm(grads) * unscale
+        table = grad_stats(grads) if step % self.every == 0 else None
+        # on logged steps the table's per-tensor norms give the global one without another pass
+        norm = global_norm(grads) if table is None else table[:, L2].double().square().sum().sqrt().float()
+        if unscale is not None:
+            norm = norm * unscale
         self.steps.append(step)
         self.lrs.append(lr)
         self.losses.append(loss.detach().float())
         self.accs.append(accuracy.detach().float())
         self.norms.append(norm)
         self.clipped.append(norm > self.clip)
-        if step % self.every == 0:
+        if table is not None:
             self.grad_steps.append(step)
-            self.stats.append(grad_stats(grads) if unscale is None else unscaled(grad_stats(grads), unscale))
+            self.stats.append(table if unscale is None else unscaled(table, unscale))
         return norm
 
     def snapshot(self, step: int) -> None:
