@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reportgen import stats  # noqa: E402
 
-ROUNDS, STEPS, WARMUP = 15, 4, 10
+ROUNDS, STEPS, WARMUP = 15, 4, 3   # warm-up in rounds
 
 
 def model() -> torch.nn.Module:
@@ -64,23 +64,38 @@ def main() -> None:
         opt.step()
         opt.zero_grad()
 
-    wall, cpu = ({name: [] for name in variants} for _ in range(2))
-    for extra in variants.values():
-        for _ in range(WARMUP):
+    def round_of_steps(extra):
+        for _ in range(STEPS):
             step(extra)
-    for _ in range(ROUNDS):
-        for name, extra in variants.items():
+    report(net, variants, take_turns(variants, round_of_steps, ROUNDS, WARMUP), STEPS)
+
+
+def take_turns(variants: dict, round_of_steps, rounds: int, warmup: int) -> tuple[dict, dict]:
+    """Wall and CPU time of `round_of_steps(variant)` for each variant in turn, round after round, so a
+    busy machine slows all of them alike: {name: [seconds per round]} twice."""
+    wall, cpu = ({name: [] for name in variants} for _ in range(2))
+    for variant in variants.values():
+        for _ in range(warmup):
+            round_of_steps(variant)
+    for _ in range(rounds):
+        for name, variant in variants.items():
             w, c = time.perf_counter(), time.process_time()
-            for _ in range(STEPS):
-                step(extra)
-            wall[name].append((time.perf_counter() - w) / STEPS * 1e3)
-            cpu[name].append((time.process_time() - c) / STEPS * 1e3)
+            round_of_steps(variant)
+            wall[name].append(time.perf_counter() - w)
+            cpu[name].append(time.process_time() - c)
+    return wall, cpu
+
+
+def report(net, variants: dict, times: tuple[dict, dict], steps: int) -> None:
+    """The table: ms per step and overhead over the first variant, wall and CPU, median (IQR)."""
+    wall, cpu = ({k: [s / steps * 1e3 for s in v] for k, v in t.items()} for t in times)
+    base = next(iter(variants))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}, "
           f"{sum(p.numel() for p in net.parameters()):,} parameters in {len(list(net.parameters()))} tensors, "
-          f"{ROUNDS} rounds x {STEPS} steps; ms per step and overhead over (a): median (IQR)")
+          f"{len(wall[base])} rounds x {steps} steps; ms per step and overhead over {base[:3]}: median (IQR)")
     print(f"{'variant':32s} {'wall ms':>20s} {'overhead':>22s} {'CPU ms':>20s} {'overhead':>22s}")
     for name in variants:
-        print(f"{name:32s}" + "".join(summary(t[name], t["(a) plain step"]) for t in (wall, cpu)))
+        print(f"{name:32s}" + "".join(summary(t[name], t[base]) for t in (wall, cpu)))
 
 
 def summary(t: list[float], base: list[float]) -> str:

@@ -10,10 +10,8 @@ Usage: python benchmarks/recording_api.py [threads]
 """
 import importlib.util
 import math
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -77,25 +75,11 @@ def main() -> None:
             opt.step()
         if rec:
             rec.epoch()
-    wall, cpu = ({name: [] for name in variants} for _ in range(2))
-    for rec in variants.values():
-        for _ in range(WARMUP):
-            round_of_steps(rec)
-    for _ in range(ROUNDS):
-        for name, rec in variants.items():
-            w, c = time.perf_counter(), time.process_time()
-            round_of_steps(rec)
-            wall[name].append((time.perf_counter() - w) / STEPS * 1e3)
-            cpu[name].append((time.process_time() - c) / STEPS * 1e3)
+    times = bench.take_turns(variants, round_of_steps, ROUNDS, WARMUP)
     for rec in variants.values():
         if rec:
             rec.close()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}, "
-          f"{sum(p.numel() for p in net.parameters()):,} parameters in {len(list(net.parameters()))} tensors, "
-          f"{ROUNDS} rounds x {STEPS} steps; ms per step and overhead over (a): median (IQR)")
-    print(f"{'variant':32s} {'wall ms':>20s} {'overhead':>22s} {'CPU ms':>20s} {'overhead':>22s}")
-    for name in variants:
-        print(f"{name:32s}" + "".join(bench.summary(t[name], t["(a) plain loop"]) for t in (wall, cpu)))
+    bench.report(net, variants, times, STEPS)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import math
 import platform
 import random
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import torch

@@ -10,7 +10,6 @@ import torch
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 from click.testing import CliRunner
-from torch import nn
 
 import reportgen
 from reportgen import cli, data, models, optim, site, train
