@@ -58,7 +58,7 @@ def main() -> None:
         torch.set_num_threads(int(sys.argv[1]))
     net = bench.model()
     opt = torch.optim.Adam(net.parameters(), lr=1e-5)
-    x, y = torch.randn(128, 3, 32, 32), torch.randint(0, 100, (128,))
+    data = bench.batches()
     folder = tempfile.TemporaryDirectory()
     variants = {"(a) plain loop": None, "(b) + Recorder, every=1": reportgen.Recorder(
         net, Path(folder.name) / "every-1", every=1, snapshots=None), "(c) + Recorder, every=10": reportgen.Recorder(
@@ -67,6 +67,7 @@ def main() -> None:
 
     def round_of_steps(rec) -> None:
         for _ in range(STEPS):
+            x, y = next(data)
             loss = F.cross_entropy(net(x), y)
             opt.zero_grad()
             loss.backward()

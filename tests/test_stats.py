@@ -17,13 +17,16 @@ def one_liner(g):
     return g.view(-1)[g.view(-1) != 0].abs().log10().median().item()
 
 
-@pytest.fixture(params=["kernel", "sort"])
+@pytest.fixture(params=["kernel", "plain kernel", "sort"])
 def path(request, monkeypatch):
-    """Both implementations: the CPU kernel, and the device-agnostic sort the GPU uses."""
-    if request.param == "kernel":
-        assert stats._kernel() is not None, "no C++ compiler: the CPU kernel is untested"
-    else:
+    """Every implementation: the CPU kernel as built here (AVX2, OpenMP), the kernel as built elsewhere
+    (portable C++, its own threads), and the device-agnostic sort the GPU uses."""
+    if request.param == "sort":
         monkeypatch.setattr(stats, "_on_cpu", lambda grads: None)
+        return request.param
+    lib = stats._kernel(*(["-DPLAIN", "-fno-openmp"] if request.param == "plain kernel" else []))
+    assert lib is not None, "no C++ compiler: the CPU kernel is untested"
+    monkeypatch.setattr(stats, "_on_cpu", lambda grads: lib)
     return request.param
 
 
@@ -61,7 +64,7 @@ def random_tensor(gen, n, zeros=0.0, scale=None):
     return g.float()
 
 
-SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 99, 100, 255, 256, 1000, 4097, 32767, 32768, 65536, 100_003]
+SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 99, 100, 255, 256, 1000, 4095, 4096, 4097, 32767, 32768, 65536, 100_003]
 
 
 def test_median_is_the_one_liner_bit_for_bit(path):
@@ -77,6 +80,17 @@ def test_even_and_odd_non_zero_counts(path):
              torch.arange(1, 40_001, dtype=torch.float32).reshape(200, 200), torch.arange(40_001.0)]
     assert_median_exact(grads)
     assert grad_stats(grads[:1])[0, 0].item() == pytest.approx(math.log10(3.0))
+
+
+def test_picks_sharing_a_bin_and_at_the_ends_of_the_range(path):
+    """Large tensors (the histogram path) whose picks fall in one bin, in two, or next to inf."""
+    gen = torch.Generator().manual_seed(6)
+    two = torch.where(torch.rand(50_000, generator=gen) < 0.3, 1.0, 1.0001)   # both in one bin
+    ends = torch.cat([torch.full((9000,), 3e38), torch.full((1000,), float("inf")), torch.full((30_000,), 1e-45)])
+    grads = [torch.full((70_000,), -0.5), two, two * 3e-36, ends[torch.randperm(40_000, generator=gen)],
+             torch.cat([torch.zeros(60_000), torch.tensor([7.0])])]
+    assert_median_exact(grads)
+    assert_order_statistics(grads, grad_stats(grads))
 
 
 def test_tiny_values_and_subnormals_stay_exact(path):
