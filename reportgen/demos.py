@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import spec
+from .rundir import user_cache, write_json
 from .spec import Experiment, SpecError, require
 
 MAX_CITIES = 34  # rows of assets/cities.csv
@@ -59,12 +62,6 @@ def _check_image(obj) -> None:
                         f"{type(e).__name__}") from None
 
 
-def optimizers() -> dict[str, type]:
-    """The optimizers a race can name: torch.optim's own classes, and race.py's Lion and Muon."""
-    from .race import GALLERY
-    return {cls.__name__: cls for cls, _ in GALLERY.values()}
-
-
 @spec.spec
 class Racer:
     """One optimizer of a race: its class by name, its learning rate, any other keyword of that class."""
@@ -73,14 +70,36 @@ class Racer:
     options: dict[str, float | bool | tuple[float, float]] = dataclasses.field(default_factory=dict)
 
     def check(self):
-        import torch
-        known = optimizers()
-        require(self.optimizer in known, self, "optimizer", ", ".join(known))
+        from .race import OPTIMIZERS
+        require(self.optimizer in OPTIMIZERS, self, "optimizer", ", ".join(OPTIMIZERS))
         require(self.lr > 0, self, "lr", "a number > 0")
-        try:  # the class itself says which keywords and values it takes
-            known[self.optimizer]([torch.zeros(2, requires_grad=True)], lr=self.lr, **self.options)
-        except (TypeError, ValueError) as e:
-            raise SpecError(f"Racer.options = {self.options!r}: {self.optimizer} refuses them ({e})") from None
+        if refusal := _refusal(self):
+            raise SpecError(f"Racer.options = {self.options!r}: {self.optimizer} refuses them ({refusal})")
+
+
+def _refusal(racer: Racer) -> str:
+    """Why the racer's class refuses its lr and options, in its own words ("": it takes them). Asking means
+    building one, which loads torch (~2 s): accepted racers are remembered per torch version in the user's
+    cache, so loading a known declaration stays cheap."""
+    try:
+        key = json.dumps([metadata.version("torch"), racer.optimizer, racer.lr, racer.options], sort_keys=True)
+    except metadata.PackageNotFoundError:   # a torch built from source: no version to remember it by
+        key = None
+    path = user_cache() / "racers.json"
+    with contextlib.suppress(OSError, ValueError):
+        if key in json.loads(path.read_text()):
+            return ""
+    import torch
+
+    from .race import optimizer
+    try:
+        optimizer(racer.optimizer)([torch.zeros(2, requires_grad=True)], lr=racer.lr, **racer.options)
+    except (TypeError, ValueError) as e:
+        return str(e)
+    with contextlib.suppress(OSError, ValueError):   # a cache that cannot be read or written only costs time
+        known = json.loads(path.read_text()) if path.exists() else []
+        write_json(path, sorted(set(known) | {key} - {None}))
+    return ""
 
 
 @spec.spec
@@ -205,8 +224,9 @@ def fit(image: np.ndarray, side: int) -> np.ndarray:
 def run_race(exp: OptimizerRace, run, progress=None) -> str:
     import torch
     from .race import FUNCTIONS, race
-    function, known = FUNCTIONS[exp.function], optimizers()
-    tracks = race(function, {label: (known[r.optimizer], {"lr": r.lr, **r.options}) for label, r in exp.racers.items()},
+    from .race import optimizer
+    function = FUNCTIONS[exp.function]
+    tracks = race(function, {label: (optimizer(r.optimizer), {"lr": r.lr, **r.options}) for label, r in exp.racers.items()},
                   exp.steps, exp.start, exp.noise, exp.seed)
     best = function.f(torch.tensor(function.minima, dtype=torch.float64)).min().item() if function.minima else np.nan
     return _finish(exp, run, "optimizer_race", labels=np.array(list(tracks)), box=np.array(function.box),

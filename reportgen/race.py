@@ -1,12 +1,16 @@
-"""Optimizers racing over 2-D test functions (real torch.optim, plus Lion and Muon); Newton vs gradient fields."""
+"""Optimizers racing over 2-D test functions (real torch.optim, plus Lion and Muon); Newton vs gradient fields.
+
+Torch is imported where a race runs: declaring one (the names below) must not cost loading it."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch.func import grad, hessian, vmap
+
+if TYPE_CHECKING:
+    import torch
 
 Box = tuple[tuple[float, float], tuple[float, float]]
 
@@ -57,81 +61,28 @@ FUNCTIONS = {s.name: s for s in (
 )}
 
 
-class Lion(torch.optim.Optimizer):
-    """Lion (Chen et al. 2023, Algorithm 2): step along sign(β1·m + (1-β1)·g), then m ← β2·m + (1-β2)·g."""
-
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        with torch.enable_grad():
-            loss = closure() if closure else None
-        for group in self.param_groups:
-            lr, (beta1, beta2) = group["lr"], group["betas"]
-            for p in (p for p in group["params"] if p.grad is not None):
-                m = self.state[p].setdefault("exp_avg", torch.zeros_like(p))
-                update = (beta1 * m + (1 - beta1) * p.grad).sign()
-                p.mul_(1 - lr * group["weight_decay"]).add_(update, alpha=-lr)
-                m.mul_(beta2).add_(p.grad, alpha=1 - beta2)
-        return loss
-
-
-def newton_schulz(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.Tensor:
-    """Jordan's quintic Newton–Schulz on a matrix: U S' V^T with S' ≈ 1 (in about [0.7, 1.2]), no SVD needed."""
-    a, b, c = 3.4445, -4.7750, 2.0315
-    x = g / (g.norm() + eps)  # Frobenius ≥ spectral norm, so every singular value starts in (0, 1]
-    tall = x.shape[0] > x.shape[1]
-    x = x.T if tall else x  # X Xᵀ on the short side is the cheaper Gram matrix
-    for _ in range(steps):
-        gram = x @ x.T
-        x = a * x + (b * gram + c * gram @ gram) @ x
-    return x.T if tall else x
-
-
-class Muon(torch.optim.Optimizer):
-    """Muon as in seed 001: B ← μB + g, G ← g + μB, θ ← θ - η(NewtonSchulz5(G) + λθ), in the param's dtype.
-
-    A parameter with fewer than 2 dims is viewed as a 1×n matrix. Its one singular value is pushed to ~1,
-    so for the 2-vector of a race the step is the Nesterov momentum normalised to length 0.70·lr (where
-    NS5's tuned, deliberately non-converging coefficients land from 1): a fixed-length step along the
-    momentum, which is what "orthogonal" means for a 1×n matrix. Viewing (x, y) as diag(x, y) instead
-    would orthogonalise to sign(momentum), i.e. Lion without its interpolation: a structure the race lacks.
-    torch.optim.Muon refuses 1-D parameters and runs the iteration in bfloat16, hence this class.
-    """
-
-    def __init__(self, params, lr=0.02, momentum=0.95, weight_decay=0.0, ns_steps=5):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, ns_steps=ns_steps))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        with torch.enable_grad():
-            loss = closure() if closure else None
-        for group in self.param_groups:
-            lr, mu = group["lr"], group["momentum"]
-            for p in (p for p in group["params"] if p.grad is not None):
-                buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
-                buf.mul_(mu).add_(p.grad)
-                nesterov = p.grad + mu * buf
-                matrix = nesterov.flatten(1) if p.ndim >= 2 else nesterov.reshape(1, -1)
-                p.mul_(1 - lr * group["weight_decay"])
-                p.add_(newton_schulz(matrix, group["ns_steps"]).view_as(p), alpha=-lr)
-        return loss
-
-
 # settings that give every racer a visible, non-exploding run from the default starts
 GALLERY = {
-    "SGD": (torch.optim.SGD, {"lr": 1e-3}),
-    "Momentum": (torch.optim.SGD, {"lr": 1e-3, "momentum": 0.9}),
-    "Nesterov": (torch.optim.SGD, {"lr": 1e-3, "momentum": 0.9, "nesterov": True}),
-    "Adagrad": (torch.optim.Adagrad, {"lr": 0.3}),
-    "RMSprop": (torch.optim.RMSprop, {"lr": 1e-2}),
-    "Adam": (torch.optim.Adam, {"lr": 3e-2}),
-    "AdamW": (torch.optim.AdamW, {"lr": 3e-2, "weight_decay": 1e-2}),
-    "NAdam": (torch.optim.NAdam, {"lr": 3e-2}),
-    "Lion": (Lion, {"lr": 1e-2}),
-    "Muon": (Muon, {"lr": 2e-2}),
+    "SGD": ("SGD", {"lr": 1e-3}),
+    "Momentum": ("SGD", {"lr": 1e-3, "momentum": 0.9}),
+    "Nesterov": ("SGD", {"lr": 1e-3, "momentum": 0.9, "nesterov": True}),
+    "Adagrad": ("Adagrad", {"lr": 0.3}),
+    "RMSprop": ("RMSprop", {"lr": 1e-2}),
+    "Adam": ("Adam", {"lr": 3e-2}),
+    "AdamW": ("AdamW", {"lr": 3e-2, "weight_decay": 1e-2}),
+    "NAdam": ("NAdam", {"lr": 3e-2}),
+    "Lion": ("Lion", {"lr": 1e-2}),
+    "Muon": ("Muon", {"lr": 2e-2}),
 }
+OPTIMIZERS = tuple(dict.fromkeys(name for name, _ in GALLERY.values()))   # the classes a race can name
+
+
+def optimizer(name: str) -> type[torch.optim.Optimizer]:
+    """The class of one of OPTIMIZERS: torch.optim's own, or optim.py's Lion and Muon."""
+    import torch
+
+    from . import optim
+    return getattr(optim, name) if name in ("Lion", "Muon") else getattr(torch.optim, name)
 
 
 @dataclass
@@ -143,6 +94,7 @@ class Track:
 
 
 def _run(function: Surface, make, kwargs: dict, steps: int, start, noise: float, seed: int) -> Track:
+    import torch
     point = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     optimizer = make([point], **kwargs)
     # a fresh generator per racer: all of them see the same noise, so the differences are the rules'
@@ -189,6 +141,8 @@ class Field:
 
 def newton_field(function: Surface | str, box: Box | None = None, n: int = 25) -> Field:
     """Gradient-descent and Newton directions on an n×n grid over box (default: the function's own)."""
+    import torch
+    from torch.func import grad, hessian, vmap
     function = FUNCTIONS[function] if isinstance(function, str) else function
     (x0, x1), (y0, y1) = function.box if box is None else box
     x, y = np.linspace(x0, x1, n), np.linspace(y0, y1, n)

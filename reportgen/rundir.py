@@ -75,6 +75,11 @@ def lock(path: Path, busy: str):
             f.truncate(0)
 
 
+def user_cache() -> Path:
+    """reportgen's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache): built kernels, checked racers."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reportgen"
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write through a temporary file in the same folder, then rename: readers never see half a file."""
     path = Path(path)

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .rundir import user_cache
+
 STATS: tuple[str, ...] = ("median", "q05", "q25", "q75", "q95", "zero_frac", "l2")
 PERCENTS = (5, 25, 50, 75, 95)   # picked in ascending order
 _COLUMN = [2, 0, 1, 3, 4]        # STATS[i] (i < 5) is the pick of PERCENTS[_COLUMN[i]]
@@ -218,7 +220,7 @@ def _kernel(*flags: str) -> ctypes.CDLL | None:
     compiler has it; None, with a warning, without a compiler."""
     cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
     tag = hashlib.sha1(f"{_KERNEL}{cxx}{platform.machine()}{flags}".encode()).hexdigest()[:12]
-    path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reportgen" / f"stats-{tag}.so"
+    path = user_cache() / f"stats-{tag}.so"
     if not path.exists():
         tmp = path.with_name(f"{path.name}.{os.getpid()}")
         build = [cxx or "c++", "-O3", "-std=c++17", "-shared", "-fPIC", "-pthread", *flags, "-x", "c++", "-",

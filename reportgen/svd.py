@@ -5,10 +5,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import matplotlib.cbook
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
+
+if TYPE_CHECKING:   # torch loads where weights are read, not where a declaration names an image mode
+    import torch
 
 MODES = ("gray", "channels", "stacked")
 # ITU-R BT.601 luma weights, the ones PIL's convert("L") uses
@@ -104,6 +108,7 @@ def spectra(weights: torch.nn.Module | dict[str, torch.Tensor | np.ndarray]) -> 
     """Singular values, largest first, of every weight with 2+ dims (a conv kernel as [out, in·kh·kw]).
 
     numpy, not torch: figures call this in forked render workers, where torch's OpenMP pool can hang."""
+    import torch
     tensors = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
     arrays = {n: w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w) for n, w in tensors.items()}
     return {name: np.linalg.svd(w.reshape(len(w), -1).astype(np.float64), compute_uv=False)

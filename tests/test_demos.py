@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from reportgen import mds, race, svd
+from reportgen import mds, optim, race, svd
 
 # ---------------------------------------------------------------- SVD compression
 
@@ -161,7 +161,7 @@ def muon(p, g, s, t, mu=0.95, wd=0.1):
     return p - LR * (x + wd * p)
 
 
-@pytest.mark.parametrize("cls, rule", [(race.Lion, lion), (race.Muon, muon)])
+@pytest.mark.parametrize("cls, rule", [(optim.Lion, lion), (optim.Muon, muon)])
 def test_lion_and_muon_follow_their_papers(cls, rule):
     track = race.race("rosenbrock", {"x": (cls, {"lr": LR, "weight_decay": 0.1})}, steps=2, start=START)["x"]
     np.testing.assert_allclose(track.path, by_hand(rule), rtol=1e-12, atol=1e-15)
@@ -169,7 +169,7 @@ def test_lion_and_muon_follow_their_papers(cls, rule):
 
 def test_newton_schulz_orthogonalises_a_matrix():
     g = torch.randn(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    singular = torch.linalg.svdvals(race.newton_schulz(g))
+    singular = torch.linalg.svdvals(optim.newton_schulz(g))
     assert ((singular > 0.6) & (singular < 1.25)).all()
 
 

@@ -1,5 +1,8 @@
 """Example scripts are tests: every file in experiments/ loads, runs at a tiny size and draws its figures."""
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,16 @@ def test_experiment_script_runs_and_draws(script, tmp_path):
         for name in exp.figures:
             written = figures.draw(entry.run, name, tmp_path / "out" / exp.name / name, Style(fps=20), jobs=1)
             assert all(p.stat().st_size > 0 for p in written.values())
+
+
+def test_loading_the_bundled_scripts_leaves_torch_unloaded_once_their_racers_are_known(tmp_path):
+    """What keeps a no-op build of the gallery near a second: no declaration loads torch (~2 s); a race's
+    optimizer options are checked by building the optimizer once, then remembered in the user's cache."""
+    root = SCRIPTS[0].parent.parent
+    code = ("import sys; from pathlib import Path; from reportgen import project; "
+            f"project.entries((Path({str(root / 'experiments')!r}),), Path('runs')); print('torch' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(root), "XDG_CACHE_HOME": str(tmp_path)}
+    loads = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+             for _ in range(2)]
+    assert [done.stderr for done in loads] == ["", ""]
+    assert [done.stdout.strip() for done in loads] == ["True", "False"]

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import imageio.v3 as iio
-from reportgen import cli, data, demos, figures, mds, models, project, race, spec, svd
+from reportgen import cli, data, demos, figures, mds, models, optim, project, race, spec, svd
 from reportgen.animate import Style
 from reportgen.demos import CityMDS, LayerCompression, NewtonField, OptimizerRace, Racer, SVDCompression
 from reportgen.figures.svd_compression import SVDCompression as SVDFigure
@@ -168,7 +168,7 @@ def test_race_run_is_torch_optim_with_the_declared_rates(tmp_path):
     run = execute(exp, tmp_path)
     a = run.arrays()
     reference = race.race("beale", {"Nesterov": (torch.optim.SGD, {"lr": 3e-3, "momentum": 0.9, "nesterov": True}),
-                                    "Muon": (race.Muon, {"lr": 0.03})}, steps=25)
+                                    "Muon": (optim.Muon, {"lr": 0.03})}, steps=25)
     assert list(a["labels"]) == ["Nesterov", "Muon"]
     np.testing.assert_array_equal(a["paths"], np.stack([t.path for t in reference.values()]))
     assert a["minimum"] == 0 and a["surface"].shape == (241, 241)
