@@ -15,5 +15,5 @@ EXPERIMENT = Experiment(
     epochs=8,
     batch_size=64,
     landscape=Landscape(line=41, plane=15, samples=256),
-    figures=("trajectory_map", "loss_line", "loss_plane"),
+    figures=("trajectory_map", "loss_line", "loss_plane", "loss_plane(plane='pca')"),
 )

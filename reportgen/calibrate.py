@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from . import data, models, spec
-from .stats import STATS, grad_stats
+from .rundir import STATS
+from .stats import grad_stats
 
 MEDIAN, L2 = STATS.index("median"), STATS.index("l2")
 GROWTH = 1.5  # how far the bracket widens each time the root is not inside it yet

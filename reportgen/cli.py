@@ -106,20 +106,28 @@ def run(paths, runs, overrides, clean, jobs):
 @SET
 @style_options
 @click.option("--format", "formats", default="gif,png", show_default=True, help="Comma-separated: gif, mp4, png, webp.")
-@click.option("--figure", "names", multiple=True, help="Only these figures (default: each experiment's own).")
+@click.option("--figure", "names", multiple=True, metavar="NAME[(OPTION=VALUE, ...)]",
+              help="Only these figures, e.g. \"trajectory_map(projection='mds')\" (default: each experiment's own).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="renders", show_default=True)
 @command
 def render(paths, runs, overrides, preset, theme, fps, jobs, formats, names, out):
     """Draw the figures of finished runs into OUT/<experiment>/ without touching the site (e.g. for slides)."""
-    from . import figures, project
+    from . import figures, project, spec
     style = make_style(preset, theme, fps)
+    for figure in names:
+        try:
+            figures.check(*figures.parse(figure))
+        except ValueError as e:
+            raise spec.SpecError(f"--figure {figure!r}: {e}") from None
     for e in project.entries(paths or ("experiments",), runs, overrides):
         if project.needs_run(e):
             click.echo(f"{e.name}: no finished run yet; `reportgen run` it first", err=True)
             continue
-        for name in names or e.experiment.figures:
+        for figure in names or e.experiment.figures:
+            name, options = figures.parse(figure)
             try:
-                written = figures.draw(e.run, name, out / e.name / name, style, tuple(formats.split(",")), jobs)
+                written = figures.draw(e.run, name, out / e.name / figures.stem(figure), style,
+                                       tuple(formats.split(",")), jobs, **options)
             except figures.Skipped as skip:
                 click.echo(f"skipped {skip}", err=True)
                 continue

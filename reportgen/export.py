@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .rundir import Run, read_npy
-from .stats import STATS
+from .rundir import STATS, Run, read_npy
 
 
 class ExportError(Exception):
@@ -81,7 +80,7 @@ class RunData:
     env: dict          # versions, device, git commit
     metrics: dict      # per step [S]: step, loss, accuracy, lr, grad_norm, clipped; per epoch [E]: epoch_*
     params: list       # parameter names, in network order
-    stats: tuple       # the statistics along grad's last axis (stats.STATS): median, q05, ..., zero_frac, l2
+    stats: tuple       # the statistics along grad's last axis (rundir.STATS): median, q05, ..., zero_frac, l2
     grad_step: np.ndarray  # [G] the steps with gradient statistics
     grad: np.ndarray   # [G, len(params), len(stats)]
     trajectory: Trajectory

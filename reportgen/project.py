@@ -50,16 +50,28 @@ def scripts(paths: tuple[str | Path, ...]) -> list[Path]:
 
 
 def check_figures(exp, script: Path) -> None:
-    """Every figure an experiment names exists, or one SpecError naming the script, the field and the name.
-    Read from the module names (the figure `x` is figures/x.py), so that no figure (nor torch) is imported."""
+    """Every figure an experiment lists exists and takes its options, or one SpecError naming the script, the
+    field and the entry. Names are read from the modules' names (the figure `x` is figures/x.py), so that
+    no figure is imported unless it is given options, whose types only the figure itself declares."""
     import importlib.util
     import pkgutil
+
+    from . import figures
     folder = importlib.util.find_spec(f"{__package__}.figures").submodule_search_locations
     known = {m.name for m in pkgutil.iter_modules(folder)}
-    for name in getattr(exp, "figures", ()):
-        if name not in known:
-            raise spec.SpecError(f"{script}: {type(exp).__name__}.figures = {exp.figures!r}: unknown figure "
-                                 f"{name!r} (known: {', '.join(sorted(known))})")
+    stems = set()
+    for entry in getattr(exp, "figures", ()):
+        try:
+            name, options = figures.parse(entry)
+            if name not in known:
+                raise ValueError(f"unknown figure {name!r} (known: {', '.join(sorted(known))})")
+            if options:
+                figures.check(name, options)
+            if figures.stem(entry) in stems:
+                raise ValueError(f"{entry!r} is listed twice")
+            stems.add(figures.stem(entry))
+        except ValueError as e:
+            raise spec.SpecError(f"{script}: {type(exp).__name__}.figures = {exp.figures!r}: {e}") from None
 
 
 def entries(paths: tuple[str | Path, ...], runs: Path, overrides: tuple[str, ...] = ()) -> list[Entry]:

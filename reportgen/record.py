@@ -6,8 +6,8 @@ import math
 import numpy as np
 import torch
 
-from .rundir import Run
-from .stats import STATS, global_norm, grad_stats
+from .rundir import STATS, Run
+from .stats import global_norm, grad_stats
 
 
 def auto_every(n_params: int, total_steps: int, disk_mb: float) -> int:

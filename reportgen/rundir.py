@@ -10,7 +10,7 @@ Format 1 (`runs/<experiment>/<run-id>/`):
     epochs/NNNNNN.npz   one chunk per finished epoch N (1-based), holding
                           step, loss, accuracy, lr, grad_norm   [S]    every training step
                           clipped [S]    whether grad_norm (unclipped) exceeded the clipping threshold
-                          grad_step [G], grad [G, P, len(stats.STATS)]   gradient statistics at logged steps
+                          grad_step [G], grad [G, P, len(STATS)]   gradient statistics at logged steps (stats.py)
                           epoch_* scalars: test_loss, test_accuracy, clip (the threshold; NaN: none); a
                           recorded run's: whatever its loop gave to Recorder.epoch(), e.g. epoch_val_loss
     trajectory/SSSSSSSSS.npy   all parameters flattened (float32) after step S (0 = initialisation)
@@ -43,6 +43,8 @@ from . import spec
 
 FORMAT = 1
 STATES = ("running", "complete", "diverged", "failed")
+# the gradient statistics per tensor, along grad's last axis: log10|g| at percentiles, zero fraction, L2 norm
+STATS: tuple[str, ...] = ("median", "q05", "q25", "q75", "q95", "zero_frac", "l2")
 
 
 class RunError(Exception):

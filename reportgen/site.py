@@ -128,12 +128,13 @@ def figure_source(name: str) -> Path:
     return path if path.is_file() else Path(inspect.getsourcefile(figures.get(name).make))
 
 
-def figure_key(entry: project.Entry, name: str, style: Style) -> str:
-    """Everything a rendered figure depends on: the run's content, the figure's code and the style."""
+def figure_key(entry: project.Entry, figure: str, style: Style) -> str:
+    """Everything a rendered figure (an entry of the experiment's figures) depends on: the run's content,
+    the figure's code and options, and the style."""
     status = entry.run.status
-    parts = [__version__, str(MANIFEST_FORMAT), entry.run.id, status["state"], str(status["step"]), name,
-             repr(style), code_hash(figure_source(name)),
-             json.dumps(spec.to_dict(entry.experiment), sort_keys=True)]
+    parts = [__version__, str(MANIFEST_FORMAT), entry.run.id, status["state"], str(status["step"]), figure,
+             repr(style), code_hash(figure_source(figures.parse(figure)[0])),
+             json.dumps({k: v for k, v in spec.to_dict(entry.experiment).items() if k != "figures"}, sort_keys=True)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -143,11 +144,13 @@ def site_formats(fig: figures.Figure) -> tuple[str, ...]:
     return fig.formats + (("mp4",) if "gif" in fig.formats and "mp4" not in fig.formats else ())
 
 
-def draw(entry: project.Entry, name: str, folder: Path, style: Style, jobs: int | None) -> dict:
+def draw(entry: project.Entry, figure: str, folder: Path, style: Style, jobs: int | None) -> dict:
     """Render one figure into `folder`; what the manifest keeps of it (so a reuse needs no import)."""
+    name, options = figures.parse(figure)
     fig = figures.get(name)
     try:
-        written = figures.draw(entry.run, name, folder / name, style, site_formats(fig), jobs)
+        written = figures.draw(entry.run, name, folder / figures.stem(figure), style, site_formats(fig), jobs,
+                               **options)
     except figures.Skipped as e:
         return {"skipped": str(e)}
     return {"files": {fmt: p.name for fmt, p in written.items()}, "title": fig.title, "caption": fig.caption}
@@ -171,26 +174,30 @@ def render_figures(entry: project.Entry, stage: Path, old: Path, manifest: dict,
     shown = []
     folder = stage / entry.name
     folder.mkdir(exist_ok=True)
-    for name in entry.experiment.figures:
-        key, label = figure_key(entry, name, style), f"{entry.name}/{name}"
+    for figure in entry.experiment.figures:
+        key, label = figure_key(entry, figure, style), f"{entry.name}/{figures.stem(figure)}"
         done = manifest.get(label, {})
         if done.get("key") == key and reuse(done.get("files", {}), old / entry.name, folder):
             (report.skipped if "skipped" in done else report.reused).append(done.get("skipped", label))
         else:
-            done = {"key": key, **draw(entry, name, folder, style, jobs)}
+            done = {"key": key, **draw(entry, figure, folder, style, jobs)}
             (report.skipped if "skipped" in done else report.rendered).append(done.get("skipped", label))
         manifest[label] = done
         if "files" in done:
-            shown.append(figure_context(entry, name, done, folder, style))
+            shown.append(figure_context(entry, figure, done, folder, style))
     return shown
 
 
-def figure_context(entry: project.Entry, name: str, done: dict, folder: Path, style: Style) -> dict:
-    """What the templates show of one figure: files and their sizes, caption, alt text, embed snippets."""
+def figure_context(entry: project.Entry, figure: str, done: dict, folder: Path, style: Style) -> dict:
+    """What the templates show of one figure: files and their sizes, caption, alt text, embed snippets;
+    `kind` is the figure's name, `name` the entry's (its anchor), `title` says the options it was given."""
     files = done["files"]
-    alt = f"{done['title']} of {entry.experiment.title or entry.name}"
+    kind, options = figures.parse(figure)
+    title = done["title"] + (f" ({', '.join(f'{k}={v!r}' for k, v in options.items())})" if options else "")
+    alt = f"{title} of {entry.experiment.title or entry.name}"
     width, height = style.size
-    return {"name": name, "title": done["title"], "caption": done["caption"], "files": files, "alt": alt,
+    return {"name": figures.stem(figure), "kind": kind, "kind_title": done["title"], "title": title,
+            "caption": done["caption"], "files": files, "alt": alt,
             "sizes": {fmt: (folder / f).stat().st_size for fmt, f in files.items()},
             "poster": files.get("png"), "image": files.get("gif") or files.get("png"), "width": width, "height": height, "embeds": embeds(files, alt)}
 
@@ -281,7 +288,7 @@ def _build(paths, runs, out, style, clean, jobs, templates, on_run, progress, en
         for p in pages:
             p["members"] = [q for q in pages if q["parent"] == p["name"]]
         write_pages(env, stage, pages)
-        drawn = {f"{e.name}/{name}" for e, _ in shown for name in e.experiment.figures}
+        drawn = {f"{e.name}/{figures.stem(f)}" for e, _ in shown for f in e.experiment.figures}
         manifest = {label: done for label, done in manifest.items() if label in drawn}
         (stage / MANIFEST).write_text(json.dumps({"format": MANIFEST_FORMAT, "figures": manifest}, indent=1,
                                                  sort_keys=True))
@@ -325,5 +332,7 @@ def figures_shown(pages: list[dict]) -> list[dict]:
     kinds = {}
     for p in pages:
         for f in p["figures"]:
-            kinds.setdefault(f["name"], {**f, "pages": []})["pages"].append(p)
+            shown = kinds.setdefault(f["kind"], {**f, "pages": []})["pages"]
+            if p["name"] not in (q["name"] for q in shown):
+                shown.append({"name": p["name"], "title": p["title"], "anchor": f["name"]})
     return list(kinds.values())

@@ -39,8 +39,8 @@ def spec(cls):
         hints = typing.get_type_hints(cls, localns=SPECS)
         for f in fields(cls):
             value = getattr(self, f.name)
-            if not _fits(value, hints[f.name]):
-                raise SpecError(f"{cls.__name__}.{f.name} = {value!r}: expected {_describe(hints[f.name])}")
+            if not fits(value, hints[f.name]):
+                raise SpecError(f"{cls.__name__}.{f.name} = {value!r}: expected {describe(hints[f.name])}")
             if isinstance(value, list):  # lists are accepted for tuples; stored as tuples so specs hash
                 object.__setattr__(self, f.name, tuple(value))
         self.check()
@@ -51,12 +51,15 @@ def spec(cls):
     return cls
 
 
-def _fits(value, hint) -> bool:
+def fits(value, hint) -> bool:
+    """Whether `value` is of the type `hint` as declarations write it (an int is a float, a list a tuple)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         return True
+    if origin is typing.Literal:
+        return any(value == a and type(value) is type(a) for a in args)
     if origin in (Union, types.UnionType):
-        return any(_fits(value, a) for a in args)
+        return any(fits(value, a) for a in args)
     if hint is type(None):
         return value is None
     if hint is float:
@@ -67,24 +70,27 @@ def _fits(value, hint) -> bool:
         if not isinstance(value, (tuple, list)):
             return False
         if len(args) == 2 and args[1] is Ellipsis:
-            return all(_fits(v, args[0]) for v in value)
-        return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args))
+            return all(fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(fits(v, a) for v, a in zip(value, args))
     if origin is dict:
-        return isinstance(value, dict) and all(_fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items())
+        return isinstance(value, dict) and all(fits(k, args[0]) and fits(v, args[1]) for k, v in value.items())
     return isinstance(value, hint)
 
 
-def _describe(hint) -> str:
+def describe(hint) -> str:
+    """A type as the one-line errors name it."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, args))
     if origin in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
+        return " or ".join(describe(a) for a in args)
     if origin is tuple:
-        inner = f"{_describe(args[0])}, ..." if args[-1] is Ellipsis else ", ".join(_describe(a) for a in args)
+        inner = f"{describe(args[0])}, ..." if args[-1] is Ellipsis else ", ".join(describe(a) for a in args)
         return f"a tuple ({inner})"
     if hint is type(None):
         return "None"
     if origin is dict:
-        return f"a dict of {_describe(args[0])} to {_describe(args[1])}"
+        return f"a dict of {describe(args[0])} to {describe(args[1])}"
     if isinstance(hint, type) and hint.__name__ in SPECS:
         return f"{hint.__name__}(...)"
     return getattr(hint, "__name__", str(hint))

@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .rundir import user_cache
+from .rundir import STATS, user_cache
 
-STATS: tuple[str, ...] = ("median", "q05", "q25", "q75", "q95", "zero_frac", "l2")
 PERCENTS = (5, 25, 50, 75, 95)   # picked in ascending order
 _COLUMN = [2, 0, 1, 3, 4]        # STATS[i] (i < 5) is the pick of PERCENTS[_COLUMN[i]]
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import project, spec
 from .demos import Demo
-from .rundir import Run
+from .rundir import STATS, Run
 from .spec import Experiment, SpecError, require
 
 # what a sweep can compare, read from each run's epochs: the name and how it reads on an axis
@@ -108,7 +108,6 @@ def per_epoch(e: dict[str, np.ndarray], metric: str) -> np.ndarray:
 def collect(sweep: Sweep, runs: list[Run]) -> dict[str, np.ndarray]:
     """The grid's results, one row per combination: its value indices, state, the metric per epoch and the
     first layer's median log10|g| at every logged step, against time in epochs (NaN-padded)."""
-    from .stats import STATS  # here, not on top: stats imports torch, which every command would pay for
     index = list(itertools.product(*(range(len(v)) for v in sweep.grid.values())))
     data = [r.epochs() for r in runs]
     epochs = max(len(e.get("epoch_end", ())) for e in data)

@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from reportgen.cli import main
-from reportgen.stats import STATS
+from reportgen.rundir import STATS
 
 
 def invoke(*args):

@@ -46,8 +46,10 @@ def test_experiment_script_runs_and_draws(script, tmp_path):
         exp = shrink(exp)
         entry = project.Entry(exp, script, project.Run(tmp_path / exp.name / spec.run_id(exp)))
         assert project.execute(entry) in ("complete", "diverged")
-        for name in exp.figures:
-            written = figures.draw(entry.run, name, tmp_path / "out" / exp.name / name, Style(fps=20), jobs=1)
+        for figure in exp.figures:
+            name, options = figures.parse(figure)
+            written = figures.draw(entry.run, name, tmp_path / "out" / exp.name / figures.stem(figure), Style(fps=20),
+                                   jobs=1, **options)
             assert all(p.stat().st_size > 0 for p in written.values())
 
 

@@ -16,7 +16,7 @@ from reportgen import cli, data, models, optim, site, train
 from reportgen.record import LOGS
 from reportgen.rundir import Run
 from reportgen.spec import MLP, Adam, Experiment, Record, Synthetic
-from reportgen.stats import STATS
+from reportgen.rundir import STATS
 
 from loops import batch, ddp_worker, mlp
 

@@ -170,3 +170,21 @@ def test_an_installed_wheel_finds_its_templates(project, tmp_path):
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "base.html" in out.stdout and "experiment.html" in out.stdout
+
+
+def test_a_figure_with_options_is_drawn_beside_the_plain_one(built):
+    script = built / "experiments" / "tiny-b.py"
+    script.write_text(script.read_text().replace(
+        'figures=("gradient_diagram",)', 'figures=("gradient_diagram", "gradient_diagram(per_step=True, loss_panel=False)")'))
+    report = site.build((built / "experiments",), built / "runs", built / "site", templates=None)
+    assert report.ran == [] and report.rendered == ["tiny-b/gradient_diagram-per_step-no_loss_panel"]
+    assert "tiny-b/gradient_diagram" in report.reused
+    out = built / "site" / "tiny-b"
+    frames = iio.imread(out / "gradient_diagram-per_step-no_loss_panel.gif", index=None)
+    assert len(frames) == 2 * 4   # a frame per logged step: 2 epochs of 4 batches, recorded every step
+    assert len(iio.imread(out / "gradient_diagram.gif", index=None)) == 2
+    page = (out / "index.html").read_text()
+    assert '<figure id="gradient_diagram-per_step-no_loss_panel">' in page and '<figure id="gradient_diagram">' in page
+    assert "Gradient diagram (per_step=True, loss_panel=False)" in page
+    about = (built / "site" / "about.html").read_text()
+    assert about.count('id="gradient_diagram"') == 1 and "tiny-b/index.html#gradient_diagram" in about

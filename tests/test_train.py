@@ -8,7 +8,7 @@ from reportgen import data, models, train
 from reportgen.record import Recorder
 from reportgen.rundir import Run
 from reportgen.spec import MLP, SGD, Adam, Experiment, LeakyReLU, Record, Synthetic
-from reportgen.stats import STATS
+from reportgen.rundir import STATS
 
 TINY = Synthetic(n_train=96, n_test=32, shape=(1, 8, 8), classes=4)
 

@@ -1,12 +1,18 @@
 """Figures by name: each module registers one, declares what it needs from a run, and draws it."""
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
+import importlib.util
+import inspect
 import pkgutil
+import re
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import spec
 from ..animate import Style, render
 from ..rundir import Run
 
@@ -45,15 +51,57 @@ class Skipped(Exception):
 
 
 def get(name: str) -> Figure:
-    known = load_all()
+    """Figure `name`, importing only its module when it follows the house rule (figure x is figures/x.py)."""
+    if name.isidentifier() and importlib.util.find_spec(f"{__name__}.{name}"):
+        importlib.import_module(f"{__name__}.{name}")
+    known = FIGURES if name in FIGURES else load_all()
     if name not in known:
         raise KeyError(f"unknown figure {name!r} (known: {', '.join(sorted(known))})")
     return known[name]
 
 
+def parse(entry: str) -> tuple[str, dict]:
+    """A figure as an experiment lists it: its name, or name(option=value, ...) with literal values, e.g.
+    "trajectory_map(projection='mds')"; ValueError otherwise."""
+    try:
+        call = ast.parse(entry.strip(), mode="eval").body
+        if isinstance(call, ast.Name):
+            return call.id, {}
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and not call.args \
+                and all(k.arg for k in call.keywords):
+            return call.func.id, {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    except (SyntaxError, ValueError):
+        pass
+    raise ValueError(f"{entry!r} is not a figure name, nor name(option=value, ...) with literal values")
+
+
+def stem(entry: str) -> str:
+    """The files' name for a figure entry: gradient_diagram, trajectory_map-projection_mds, ..."""
+    name, options = parse(entry)
+    words = [k if v is True else f"no_{k}" if v is False else f"{k}_{v}" for k, v in options.items()]
+    return re.sub(r"[^\w.-]", "_", "-".join([name, *words]))
+
+
+def check(name: str, options: dict) -> None:
+    """ValueError, one line, unless figure `name` takes each of `options` (its keyword arguments after the
+    run and the style) with a value of the declared type."""
+    try:
+        make = get(name).make
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    hints = typing.get_type_hints(make.__init__)
+    takes = list(inspect.signature(make).parameters)[2:]
+    for key, value in options.items():
+        if key not in takes:
+            raise ValueError(f"{name}: no option {key!r} (options: {', '.join(takes) or 'none'})")
+        if not spec.fits(value, hints[key]):
+            raise ValueError(f"{name}({key}={value!r}): expected {spec.describe(hints[key])}")
+
+
 def draw(run: Run, name: str, out: Path, style: Style = Style(), formats: tuple[str, ...] | None = None,
          jobs: int | None = None, **options) -> dict[str, Path]:
-    """Render figure `name` of `run` to `out`.<format> files."""
+    """Render figure `name` of `run` to `out`.<format> files; `options` as `check` allows them."""
+    check(name, options)
     fig = get(name)
     missing = [q for q in fig.requires if not run.has(q)]
     if missing:

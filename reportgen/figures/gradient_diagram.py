@@ -7,8 +7,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from ..animate import Style
-from ..rundir import Run
-from ..stats import STATS
+from ..rundir import STATS, Run
 from . import Skipped, figure
 
 MEDIAN, Q25, Q75 = (STATS.index(s) for s in ("median", "q25", "q75"))
@@ -74,7 +73,7 @@ def y_limits(grad: np.ndarray, columns=(MEDIAN, Q25, Q75)) -> tuple[float, float
 
 
 @figure("gradient_diagram", title="Gradient diagram", requires=("gradients",), caption="""
-    Each frame is one epoch. Along x, the layers in network order, input on the left; along y, the size
+    Each frame is one epoch (with <code>per_step=True</code>, one logged step). Along x, the layers in network order, input on the left; along y, the size
     of the gradient as log<sub>10</sub>|g|: the median over the tensor's non-zero entries (line) and its
     25–75&nbsp;% spread (band), weights and biases drawn apart. A line sloping down to the left means the
     gradient fades on its way back to the input: every step of one on the y axis is a factor of ten.""")

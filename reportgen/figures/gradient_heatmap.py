@@ -20,7 +20,7 @@ def epoch_time(steps: np.ndarray, epoch_steps: np.ndarray) -> np.ndarray:
     layers, input at the bottom; the colour is the median log<sub>10</sub>|g| of the layer's weights (left)
     and biases (right). A dark band at the bottom is gradient that fades before it reaches the first
     layers; a colour that changes over time is a layer starting, or stopping, to learn. The line marks the
-    epoch of the frame.""")
+    epoch of the frame (with <code>per_step=True</code>, one frame per logged step).""")
 class GradientHeatmap:
     def __init__(self, run_path: str, style: Style, per_step: bool = False):
         run = Run(run_path)

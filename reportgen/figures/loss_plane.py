@@ -2,6 +2,8 @@
 or over the trajectory's PCA plane with the path moving across it."""
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
@@ -12,7 +14,6 @@ from . import figure
 from .loss_line import NORMALISED, centers
 from .trajectory_map import CMAP, Trajectory, arrays, axis_labels, contour, heading, loss_norm, snapshot_words
 
-PLANES = ("random", "pca")
 
 
 @figure("loss_plane", title="Loss plane", requires=("landscape",), caption="""
@@ -25,9 +26,7 @@ PLANES = ("random", "pca")
     with its running statistics. Drawn with <code>plane="pca"</code>: the plane of the trajectory's two
     principal directions instead, with the path (coloured by epoch, dot size the loss) moving over it.""")
 class LossPlane:
-    def __init__(self, run_path: str, style: Style, plane: str = "random", surface: bool = True):
-        if plane not in PLANES:
-            raise ValueError(f"loss_plane: plane={plane!r}; allowed: {', '.join(PLANES)}")
+    def __init__(self, run_path: str, style: Style, plane: Literal["random", "pca"] = "random", surface: bool = True):
         self.run, self.style, self.pca = Run(run_path), style, plane == "pca"
         a = self.a = arrays(self.run, "loss_plane", "pca_plane_loss" if self.pca else "plane_loss")
         self.fig, axes = style.figure(ncols=2 if surface else 1, **({"width_ratios": (1, 1.2)} if surface else {}))

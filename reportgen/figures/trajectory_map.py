@@ -1,6 +1,8 @@
 """Where the weights travel: the training trajectory projected to 2-D, drawn as it grows, one frame a snapshot."""
 from __future__ import annotations
 
+from typing import Literal
+
 import matplotlib as mpl
 import numpy as np
 from matplotlib.collections import LineCollection
@@ -10,7 +12,6 @@ from ..animate import Style
 from ..rundir import Run
 from . import Skipped, figure
 
-PROJECTIONS = ("pca", "random", "mds")
 CMAP = "YlGnBu_r"  # loss: dark is low, so the minimum reads as a deep basin
 
 
@@ -119,15 +120,16 @@ def snapshot_words(a: dict, i: int) -> str:
 @figure("trajectory_map", title="Trajectory map", requires=("landscape",), caption="""
     Where the weights travel. Each weight snapshot θ<sub>i</sub> is drawn as its difference from the final
     weights θ<sub>final</sub> (the star, at the origin), projected on the two principal directions of those
-    differences (PCA, Li et al. 2018 §7; each axis says how much of their variance it keeps). The path grows
+    differences (PCA, Li et al. 2018 §7; each axis says how much of their variance it keeps; drawn with
+    <code>projection="random"</code>, on two random directions; with <code>"mds"</code>, placed so that
+    distances between snapshots are kept as well as two dimensions allow). The path grows
     frame by frame and is coloured by time in epochs; a dot's size is the training loss at that snapshot
-    (larger is higher), also plotted against time on the right. Underneath (when the run computed it), the
+    (larger is higher), also plotted against time on the right. Underneath (PCA only, when the run computed it), the
     training loss over that plane, log-spaced contours: the path's own losses are measured at the snapshots,
     which lie only near the plane. Snapshots are dense in the first epoch, where a preparatory phase may show as a detour.""")
 class TrajectoryMap:
-    def __init__(self, run_path: str, style: Style, projection: str = "pca", contours: bool = True):
-        if projection not in PROJECTIONS:
-            raise ValueError(f"trajectory_map: projection={projection!r}; allowed: {', '.join(PROJECTIONS)}")
+    def __init__(self, run_path: str, style: Style, projection: Literal["pca", "random", "mds"] = "pca",
+                 contours: bool = True):
         self.run = Run(run_path)
         a = self.a = arrays(self.run, "trajectory_map", projection)
         coords = a[projection]
