@@ -186,7 +186,8 @@ def list_(paths, runs):
 
 @main.command()
 @click.argument("run_path", metavar="RUN", type=click.Path(path_type=Path))
-@click.option("--what", type=click.Choice(["metrics", "gradients"]), default="metrics", show_default=True)
+@click.option("--what", type=click.Choice(["metrics", "gradients", "gradients-per-epoch"]), default="metrics",
+              show_default=True, help="Per step; per logged step and tensor; per epoch and tensor.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 @command

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +37,27 @@ def rows(run: Run, what: str) -> list[dict]:
         keys = ("step", "loss", "accuracy", "lr", "grad_norm")
         return [{k: e[k][i].item() for k in keys} for i in range(len(e["step"]))]
     names = [p["name"] for p in run.params]
+    if what == "gradients-per-epoch":
+        return [epoch_row(e["grad"][e["grad_epoch"] == k], k, p, name)
+                for k in np.unique(e["grad_epoch"]) for p, name in enumerate(names)]
     return [{"step": int(step), "parameter": name, **{s: float(e["grad"][g, p, k]) for k, s in enumerate(STATS)}}
             for g, step in enumerate(e["grad_step"]) for p, name in enumerate(names)]
 
 
+def epoch_row(grad: np.ndarray, epoch: int, p: int, name: str) -> dict:
+    """One tensor's statistics over an epoch's logged steps (`grad` [G, P, len(STATS)]): the median of each
+    over the steps, and how the per-step median spreads across them (its 25th and 75th percentile)."""
+    with warnings.catch_warnings():   # a tensor that was never non-zero: NaN, as in the per-step rows
+        warnings.simplefilter("ignore", RuntimeWarning)
+        middle = np.nanmedian(grad[:, p], axis=0)
+        low, high = np.nanpercentile(grad[:, p, STATS.index("median")], [25, 75])
+    return {"epoch": int(epoch), "parameter": name, "steps": len(grad), **dict(zip(STATS, middle.tolist())),
+            "median_p25": float(low), "median_p75": float(high)}
+
+
 def export(path: Path, what: str, fmt: str) -> str:
-    """The rows of `what` (metrics | gradients) of the run at `path`, as `fmt` (csv | json) text."""
+    """The rows of `what` (metrics | gradients | gradients-per-epoch) of the run at `path`, as `fmt` (csv |
+    json) text."""
     table = rows(find_run(path), what)
     if fmt == "json":
         return json.dumps(table, indent=1) + "\n"
@@ -82,6 +98,7 @@ class RunData:
     params: list       # parameter names, in network order
     stats: tuple       # the statistics along grad's last axis (rundir.STATS): median, q05, ..., zero_frac, l2
     grad_step: np.ndarray  # [G] the steps with gradient statistics
+    grad_epoch: np.ndarray  # [G] the epoch of each
     grad: np.ndarray   # [G, len(params), len(stats)]
     trajectory: Trajectory
 
@@ -100,7 +117,8 @@ def load_run(path: str | Path) -> RunData:
     declared = meta["experiment"]
     return RunData(path=run.path, kind=meta["kind"], name=declared.get("name", run.path.parent.name),
                    config=declared["config"] if meta["kind"] == "recorded" else declared, status=run.status,
-                   env=run.env, metrics={k: v for k, v in e.items() if k not in ("grad_step", "grad")},
+                   env=run.env, metrics={k: v for k, v in e.items() if k not in ("grad_step", "grad_epoch", "grad")},
                    params=[p["name"] for p in run.params] if (run.path / "params.json").exists() else [],
                    stats=STATS, grad_step=e.get("grad_step", np.zeros(0, np.int64)),
+                   grad_epoch=e.get("grad_epoch", np.zeros(0, np.int64)),
                    grad=e.get("grad", np.zeros((0, 0, len(STATS)), np.float32)), trajectory=Trajectory(run))

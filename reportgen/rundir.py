@@ -227,14 +227,17 @@ class Run:
     def epochs(self, upto: int | None = None) -> dict[str, np.ndarray]:
         """Every array of every epoch chunk up to epoch `upto` (default: the status's), concatenated along
         time (scalars become one row an epoch, NaN where an epoch did not give one), and epoch_end [E]:
-        each epoch's end as an index into the per-step arrays (its steps are [previous end, end))."""
-        chunks = [read_npz(f) for f in self.epoch_files(upto or self.status.get("epoch") or None)]
+        each epoch's end as an index into the per-step arrays (its steps are [previous end, end)); and
+        grad_epoch [G]: the epoch of each logged gradient step."""
+        files = self.epoch_files(upto or self.status.get("epoch") or None)
+        chunks = [read_npz(f) for f in files]
         if not chunks:
             return {}
         scalars = {k for c in chunks for k, v in c.items() if v.ndim == 0}
         e = {k: np.stack([c.get(k, np.nan) for c in chunks]) if k in scalars else np.concatenate([c[k] for c in chunks])
              for k in dict.fromkeys(k for c in chunks for k in c)}
         e["epoch_end"] = np.cumsum([len(c["step"]) for c in chunks])
+        e["grad_epoch"] = np.concatenate([np.full(len(c.get("grad_step", ())), int(f.stem)) for f, c in zip(files, chunks)])
         return e
 
     # ---- trajectory, checkpoints, arrays -----------------------------------------------------

@@ -3,6 +3,9 @@ import csv
 import io
 import json
 
+import imageio.v3 as iio
+import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from reportgen.cli import main
@@ -35,12 +38,33 @@ def test_run_list_export(project):
     assert [m["step"] for m in metrics] == list(range(1, 9)) and set(metrics[0]) >= {"loss", "lr", "grad_norm"}
 
 
+def test_export_per_epoch_aggregates_the_per_step_rows(project):
+    """Per epoch and tensor: each statistic's median over the epoch's logged steps, and the spread of the
+    per-step median across them, checked against numpy on the per-step export."""
+    invoke("run", "experiments/tiny-b.py")
+    steps = json.loads(invoke("export", "runs/tiny-b", "--what", "gradients", "--format", "json").output)
+    epochs = json.loads(invoke("export", "runs/tiny-b", "--what", "gradients-per-epoch", "--format", "json").output)
+    assert len(epochs) == 2 * 10 and list(epochs[0]) == ["epoch", "parameter", "steps", *STATS, "median_p25", "median_p75"]
+    for row in epochs:
+        first = 4 * (row["epoch"] - 1)   # 4 steps an epoch, numbered from 1
+        mine = [r for r in steps if r["parameter"] == row["parameter"] and first < r["step"] <= first + 4]
+        assert row["steps"] == len(mine) == 4
+        for s in STATS:
+            assert row[s] == pytest.approx(float(np.median([r[s] for r in mine])), rel=1e-6)
+        low, high = np.percentile([r["median"] for r in mine], [25, 75])
+        assert (row["median_p25"], row["median_p75"]) == pytest.approx((low, high), rel=1e-6)
+        assert row["median_p25"] < row["median_p75"]
+
+
 def test_render_writes_talk_files_without_touching_the_site(project):
     invoke("run", "experiments/tiny-b.py")
     result = invoke("render", "experiments/tiny-b.py", "--preset", "slide-16:9-720", "--format", "mp4,png")
     assert result.exit_code == 0, result.output
     assert (project / "renders" / "tiny-b" / "gradient_diagram.mp4").stat().st_size > 0
     assert not (project / "site").exists()
+    result = invoke("render", "experiments/tiny-b.py", "--figure", "gradient_diagram(per_step=True)", "--format", "gif")
+    assert result.exit_code == 0, result.output
+    assert len(iio.imread(project / "renders" / "tiny-b" / "gradient_diagram-per_step.gif", index=None)) == 8
 
 
 def test_bad_input_ends_with_one_line_and_a_nonzero_exit(project):

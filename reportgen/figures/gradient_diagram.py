@@ -27,7 +27,7 @@ def by_frame(run: Run, per_step: bool = False) -> dict[str, np.ndarray]:
     status = run.status
     last = status["step"] if status["state"] == "diverged" else None
     keep = e["grad_step"] < last if last else slice(None)
-    grad, grad_step = e["grad"][keep], e["grad_step"][keep]
+    grad, grad_step, epoch_of = e["grad"][keep], e["grad_step"][keep], e["grad_epoch"][keep]
     if not len(grad_step):
         raise Skipped(f"{run.path.name}: no gradient logged before it diverged at step {last}")
     steps, loss, acc = e["step"], e["loss"], e["accuracy"]
@@ -36,7 +36,6 @@ def by_frame(run: Run, per_step: bool = False) -> dict[str, np.ndarray]:
         return {"grad": grad, "label": grad_step, "unit": "step", "loss": loss[at], "accuracy": acc[at],
                 "step": grad_step}
     end = e["epoch_end"]  # epoch k holds the steps at [end[k - 2], end[k - 1]): epochs may differ in length
-    epoch_of = np.searchsorted(end, np.searchsorted(steps, grad_step), side="right") + 1
     epochs = np.unique(epoch_of)
     starts, ends = np.append(0, end)[epochs - 1], end[epochs - 1] - 1
     with warnings.catch_warnings():  # all NaN (a tensor never non-zero, a loop that gave no accuracy): NaN
