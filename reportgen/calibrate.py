@@ -92,7 +92,7 @@ def calibrate(model: spec.MLP, dataset: spec.Data = spec.Synthetic(n_train=128, 
 
 def plot(result: Calibration, out: Path, style=None) -> Path:
     """The two diagrams side by side on the same axes, as a PNG."""
-    from .animate import Style
+    from .style import Style
     style = style or Style()
     fig, axes = style.figure(ncols=2, sharey=True)
     finite = np.concatenate([d[np.isfinite(d)] for d in (result.before, result.after)])

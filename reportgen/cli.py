@@ -56,7 +56,7 @@ SET = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
 
 def style_options(fn):
     """The options that choose how figures look, shared by build and render."""
-    from .animate import PRESETS, THEMES
+    from .style import PRESETS, THEMES
     fn = click.option("--preset", type=click.Choice(sorted(PRESETS)), default="web", show_default=True,
                       help="Pixel size: web or a slide format.")(fn)
     fn = click.option("--theme", type=click.Choice(THEMES), default="light", show_default=True)(fn)
@@ -66,7 +66,7 @@ def style_options(fn):
 
 
 def make_style(preset, theme, fps):
-    from .animate import Style
+    from .style import Style
     return Style(preset=preset, theme=theme, **({"fps": fps} if fps else {}))
 
 

@@ -17,10 +17,9 @@ from matplotlib.colors import to_rgba_array
 from PIL import GifImagePlugin, Image
 
 if TYPE_CHECKING:
-    from .animate import Style
+    from .style import Style
 
 ENCODERS: dict[str, type[Encoder]] = {}
-GIF_LIMIT_MB = 10.0
 
 
 def encoder(name: str):

@@ -20,7 +20,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from . import __version__, figures, project, spec
-from .animate import Style
+from .style import Style
 from .rundir import RunError, lock, read_npz
 
 MANIFEST = ".reportgen-build.json"

@@ -10,7 +10,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from reportgen.animate import PRESETS, Style, render
+from reportgen.animate import render
+from reportgen.style import PRESETS, Style
 
 LINE = (200, 100, 50)  # not a theme colour: it must be kept exact for being frequent
 FAST = Style(fps=10, hold=0.5)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reportgen import demos, figures, project, spec
-from reportgen.animate import Style
+from reportgen.style import Style
 from reportgen.sweep import Sweep
 
 SCRIPTS = sorted((Path(__file__).resolve().parent.parent / "experiments").glob("[!_]*.py"))

@@ -7,7 +7,7 @@ from PIL import Image
 
 import imageio.v3 as iio
 from reportgen import cli, data, demos, figures, mds, models, optim, project, race, spec, svd
-from reportgen.animate import Style
+from reportgen.style import Style
 from reportgen.demos import CityMDS, LayerCompression, NewtonField, OptimizerRace, Racer, SVDCompression
 from reportgen.figures.svd_compression import SVDCompression as SVDFigure
 from reportgen.figures.weight_spectrum import spectra_by_snapshot

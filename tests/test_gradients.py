@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 from reportgen import data, models, spec
-from reportgen.animate import Style
+from reportgen.style import Style
 from reportgen.calibrate import Calibration, calibrate, diagram
 from reportgen.cli import main
 from reportgen.figures import draw

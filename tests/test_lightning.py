@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import reportgen
 from reportgen import figures
-from reportgen.animate import Style
+from reportgen.style import Style
 from reportgen.lightning import RecorderCallback
 from reportgen.rundir import Run
 

@@ -191,7 +191,7 @@ def red_pixels(png, color=RED) -> int:
 
 def test_lr_sweep_marks_the_diverged_rate_and_warns_when_the_best_borders_it(tmp_path, monkeypatch):
     from reportgen import figures
-    from reportgen.animate import Style
+    from reportgen.style import Style
     from reportgen.figures.lr_sweep import edge_warning, members
     run = sweep_run(tmp_path, monkeypatch, {"optimizer.lr": (0.1, 1.0, 1e5)})
     ms = sorted(members(run, "optimizer.lr"), key=lambda m: m.value)
@@ -207,7 +207,7 @@ def test_lr_sweep_marks_the_diverged_rate_and_warns_when_the_best_borders_it(tmp
 
 def test_warmup_sweep_draws_one_curve_per_warmup_and_the_outcome(tmp_path, monkeypatch):
     from reportgen import figures
-    from reportgen.animate import Style
+    from reportgen.style import Style
     from reportgen.figures.lr_sweep import members
     run = sweep_run(tmp_path, monkeypatch, {"schedule.steps": (1, 10), "optimizer.lr": (0.3,)}, "test_accuracy")
     ms = members(run, "schedule.steps")
@@ -223,7 +223,7 @@ def test_warmup_sweep_draws_one_curve_per_warmup_and_the_outcome(tmp_path, monke
 def test_grad_norm_draws_the_norms_the_threshold_and_the_histogram(tmp_path):
     import imageio.v3 as iio
     from reportgen import figures
-    from reportgen.animate import Style
+    from reportgen.style import Style
     from reportgen.figures.grad_norm import GradNorm
     clipped, free = Run(tmp_path / "c"), Run(tmp_path / "f")
     train.train(tiny(clip=Clip(threshold=0.2), epochs=4), clipped)
@@ -245,7 +245,7 @@ def test_grad_norm_draws_the_norms_the_threshold_and_the_histogram(tmp_path):
 
 
 def test_lr_schedule_draws_the_recorded_rate_under_the_loss(tmp_path):
-    from reportgen.animate import Style
+    from reportgen.style import Style
     from reportgen.figures.lr_schedule import LrSchedule
     run = Run(tmp_path / "r")
     train.train(tiny(schedule=Cyclic(period=4, low=0.2), epochs=2), run)

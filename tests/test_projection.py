@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reportgen import data, figures, landscape, models, project, spec
-from reportgen.animate import Style
+from reportgen.style import Style
 from reportgen.figures.trajectory_map import axis_labels
 from reportgen.rundir import Run, read_npy, read_npz
 from reportgen.spec import CNN, MLP, Adam, Experiment, Landscape, Record, SpecError, Synthetic

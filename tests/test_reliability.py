@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from reportgen import figures, project, spec, train
-from reportgen.animate import Style
+from reportgen.style import Style
 from reportgen.rundir import Busy, Run, RunError, lock, read_npy, read_npz
 
 pytestmark = pytest.mark.usefixtures("one_thread")

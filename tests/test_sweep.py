@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reportgen import project, site, spec
-from reportgen.animate import Style
+from reportgen.style import Style
 from reportgen.figures.gradient_diagram import by_frame
 from reportgen.figures.sweep_grid import SweepGrid
 from reportgen.spec import SGD, MLP, Experiment, LeakyReLU, Record, Synthetic, Tanh

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import spec
-from ..animate import Style, render
 from ..rundir import Run
+from ..style import Style
 
 
 @dataclass(frozen=True)
@@ -106,5 +106,6 @@ def draw(run: Run, name: str, out: Path, style: Style = Style(), formats: tuple[
     missing = [q for q in fig.requires if not run.has(q)]
     if missing:
         raise Skipped(f"{name}: run {run.path.name} did not record {', '.join(missing)}")
+    from ..animate import render   # the engine (and matplotlib) only where something is drawn
     make = functools.partial(fig.make, str(run.path), **options)
     return render(make, out, formats or fig.formats, style, jobs)

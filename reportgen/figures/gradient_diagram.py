@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import STATS, Run
 from . import Skipped, figure
 

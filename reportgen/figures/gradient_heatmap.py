@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as np
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from . import figure
 from .gradient_diagram import MEDIAN, by_frame, frame_words, layer_positions, stopped, y_limits

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colormaps
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from ..svd import default_ranks
 from . import figure

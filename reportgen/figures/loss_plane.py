@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from . import figure
 from .loss_line import NORMALISED, centers

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from . import figure
 from .grad_norm import running_median

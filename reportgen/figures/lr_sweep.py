@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib import colormaps
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from ..sweep import METRICS, label, short
 from . import figure

@@ -8,7 +8,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from . import figure
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.lines import Line2D
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from . import figure
 from .optimizer_race import contours

@@ -5,7 +5,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from . import figure
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from ..svd import Compression, default_ranks
 from . import figure

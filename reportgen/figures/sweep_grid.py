@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as np
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from ..sweep import METRICS, short
 from . import figure

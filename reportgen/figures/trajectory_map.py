@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.colors import LogNorm
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from . import Skipped, figure
 

@@ -2,7 +2,7 @@
 lets the run train, and how the loss looks under each."""
 from __future__ import annotations
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run
 from ..sweep import label
 from . import figure

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colormaps
 
-from ..animate import Style
+from ..style import Style
 from ..rundir import Run, read_npy
 from ..svd import spectra
 from . import figure
