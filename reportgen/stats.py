@@ -155,7 +155,10 @@ void stats(const float* x, int64_t n, const int* pct, uint32_t* out, int64_t* ze
       chunk[c] += h[b];
     }
   *zeros = n - m;
-  if (!m) return;
+  if (!m) {   // all zeros: no picks, and a sum of squares of 0
+    *ss = 0;
+    return;
+  }
   int64_t want[5], below = 0, kept = 0, start[5];
   uint32_t bin[5];   // pick q: the want[q]-th entry of bin[q], whose entries will sit from start[q] on
   for (int q = 0; q < 5; ++q) want[q] = rank(m, pct[q]);
