@@ -9,6 +9,7 @@ import torch
 from reportgen import stats
 from reportgen.stats import PERCENTS, STATS, global_norm, grad_stats
 
+PLAIN = ("-DPLAIN", "-fno-openmp")   # the kernel as built without AVX2 or OpenMP (another machine's)
 LOGS = [STATS.index(f"q{p:02d}") if p != 50 else STATS.index("median") for p in PERCENTS]
 
 
@@ -24,7 +25,7 @@ def path(request, monkeypatch):
     if request.param == "sort":
         monkeypatch.setattr(stats, "_on_cpu", lambda grads: None)
         return request.param
-    lib = stats._kernel(*(["-DPLAIN", "-fno-openmp"] if request.param == "plain kernel" else []))
+    lib = stats._kernel(*(PLAIN if request.param == "plain kernel" else ()))
     assert lib is not None, "no C++ compiler: the CPU kernel is untested"
     monkeypatch.setattr(stats, "_on_cpu", lambda grads: lib)
     return request.param
@@ -119,7 +120,7 @@ def test_all_zeros_nan_and_inf(path):
     assert table[3, STATS.index("q95")] == inf and table[3, 6] == inf
 
 
-@pytest.mark.parametrize("flags", [(), ("-DPLAIN", "-fno-openmp")], ids=["kernel", "plain kernel"])
+@pytest.mark.parametrize("flags", [(), PLAIN], ids=["kernel", "plain kernel"])
 def test_the_kernel_writes_every_output_it_is_given(flags):
     """Outputs arrive uninitialised (torch.empty): garbage in them must never survive, all-zero tensors
     included, whose picks are skipped."""
