@@ -61,20 +61,8 @@ FUNCTIONS = {s.name: s for s in (
 )}
 
 
-# settings that give every racer a visible, non-exploding run from the default starts
-GALLERY = {
-    "SGD": ("SGD", {"lr": 1e-3}),
-    "Momentum": ("SGD", {"lr": 1e-3, "momentum": 0.9}),
-    "Nesterov": ("SGD", {"lr": 1e-3, "momentum": 0.9, "nesterov": True}),
-    "Adagrad": ("Adagrad", {"lr": 0.3}),
-    "RMSprop": ("RMSprop", {"lr": 1e-2}),
-    "Adam": ("Adam", {"lr": 3e-2}),
-    "AdamW": ("AdamW", {"lr": 3e-2, "weight_decay": 1e-2}),
-    "NAdam": ("NAdam", {"lr": 3e-2}),
-    "Lion": ("Lion", {"lr": 1e-2}),
-    "Muon": ("Muon", {"lr": 2e-2}),
-}
-OPTIMIZERS = tuple(dict.fromkeys(name for name, _ in GALLERY.values()))   # the classes a race can name
+# the classes a race can name: torch.optim's own with the update rules of the seeds, and Lion and Muon
+OPTIMIZERS = ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "Lion", "Muon")
 
 
 def optimizer(name: str) -> type[torch.optim.Optimizer]:
