@@ -33,13 +33,22 @@ class RecorderCallback(pl.Callback):
         self.recorder = Recorder(pl_module, self.path, config, **self.options)
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if all(p.grad is None for p in pl_module.parameters()):   # training_step skipped the batch
+            return
+        # the recorder keeps this very tensor on the device until epoch(): filled in later, it is seen there
         self.loss = torch.full((), torch.nan, device=next(pl_module.parameters()).device)
         self.recorder.step(loss=self.loss, optimizer=optimizer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if loss is None:   # a batch training_step skipped, or manual optimization that did not say its loss
+            if self.loss is not None:
+                raise ValueError("RecorderCallback: training_step stepped the optimizer but returned no loss; "
+                                 "return it: the run logs it per step")
+            return
         # Lightning hands back each micro-batch's loss divided by the number accumulated: their sum is the
         # mean loss of the step, the one its gradient is of
-        self.total = self.total + (outputs["loss"] if isinstance(outputs, Mapping) else outputs).detach()
+        self.total = self.total + loss.detach()
         if self.loss is not None:
             self.loss.copy_(self.total)
             self.loss, self.total = None, 0.0

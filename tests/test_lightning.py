@@ -33,7 +33,9 @@ class Tiny(pl.LightningModule):
         self.log("val_loss", F.cross_entropy(self.net(x), y))
 
     def on_before_optimizer_step(self, optimizer):   # the gradients as the optimizer gets them, before clipping
-        grads = [p.grad for p in self.net.parameters()]
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        if not grads:   # a skipped batch: Lightning still calls the hook
+            return
         self.medians.append([g.view(-1)[g.view(-1) != 0].abs().log10().median().item() for g in grads])
         self.norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
 
@@ -84,3 +86,51 @@ def test_a_failing_fit_marks_the_run_failed(tmp_path):
     r = reportgen.load_run(tmp_path / "runs" / "broken")
     assert r.status["state"] == "failed" and "boom at step 1" in r.status["message"]
     assert r.metrics["step"].tolist() == [1]
+
+
+def test_batches_training_step_skips_are_left_out(tmp_path):
+    class Skipping(Tiny):
+        def training_step(self, batch, batch_idx):
+            loss = super().training_step(batch, batch_idx)
+            return None if batch_idx == 1 else loss   # Lightning's way to skip a batch: no backward, no step
+
+    module = Skipping()
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                         callbacks=[RecorderCallback(tmp_path / "runs" / "skip", every=1)])
+    trainer.fit(module, loader(0))
+    r = reportgen.load_run(tmp_path / "runs" / "skip")
+    assert r.status["state"] == "complete" and r.metrics["step"].tolist() == [1, 2, 3]
+    np.testing.assert_allclose(r.metrics["loss"], [module.losses[i] for i in (0, 2, 3)], rtol=1e-6)
+
+
+class Manual(Tiny):
+    """Manual optimization: the module steps itself, and says its loss only if it returns it."""
+
+    def __init__(self, returns: bool):
+        super().__init__()
+        self.automatic_optimization, self.returns = False, returns
+
+    def training_step(self, batch, batch_idx):
+        opt = self.optimizers()
+        loss = super().training_step(batch, batch_idx)
+        opt.zero_grad()
+        self.manual_backward(loss)
+        opt.step()
+        return loss if self.returns else None
+
+
+@pytest.mark.parametrize("returns", [True, False])
+def test_manual_optimization_records_the_returned_loss_or_says_it_needs_one(tmp_path, returns):
+    module = Manual(returns)
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                         callbacks=[RecorderCallback(tmp_path / "runs" / "manual", every=1)])
+    if not returns:
+        with pytest.raises(ValueError, match="stepped the optimizer but returned no loss"):
+            trainer.fit(module, loader(0))
+        return
+    trainer.fit(module, loader(0))
+    r = reportgen.load_run(tmp_path / "runs" / "manual")
+    np.testing.assert_allclose(r.metrics["loss"], module.losses, rtol=1e-6)
+    np.testing.assert_array_equal(r.grad[:, :, r.stats.index("median")], np.float32(module.medians))
