@@ -49,13 +49,18 @@ def loader(seed: int) -> DataLoader:
                       batch_size=16)
 
 
+def trainer(tmp_path, run: str, record: dict = {}, **options) -> pl.Trainer:  # noqa: B006 - read only
+    """A quiet CPU trainer recording into runs/<run> every step; `options` are the Trainer's."""
+    return pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                      callbacks=[RecorderCallback(tmp_path / "runs" / run, every=1, **record)],
+                      **{"max_epochs": 1, **options})
+
+
 def test_a_lightning_fit_is_recorded_as_the_module_saw_it(tmp_path):
     module = Tiny()
-    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                         gradient_clip_val=0.01, accumulate_grad_batches=2,
-                         callbacks=[RecorderCallback(tmp_path / "runs" / "lit", every=1, snapshots=1)])
-    trainer.fit(module, loader(0), loader(1))
+    trainer(tmp_path, "lit", max_epochs=2, gradient_clip_val=0.01, accumulate_grad_batches=2,
+            record={"snapshots": 1}).fit(module, loader(0), loader(1))
     r = reportgen.load_run(tmp_path / "runs" / "lit")
     assert r.status["state"] == "complete" and r.config == {"lr": 0.05}
     # 4 batches an epoch, 2 a step: each step's loss is the mean of its micro-batches' losses
@@ -78,11 +83,8 @@ def test_a_failing_fit_marks_the_run_failed(tmp_path):
                 raise RuntimeError("boom at step 1")
             return super().training_step(batch, batch_idx)
 
-    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                         callbacks=[RecorderCallback(tmp_path / "runs" / "broken", every=1)])
     with pytest.raises(RuntimeError, match="boom"):
-        trainer.fit(Broken(), loader(0))
+        trainer(tmp_path, "broken").fit(Broken(), loader(0))
     r = reportgen.load_run(tmp_path / "runs" / "broken")
     assert r.status["state"] == "failed" and "boom at step 1" in r.status["message"]
     assert r.metrics["step"].tolist() == [1]
@@ -95,10 +97,7 @@ def test_batches_training_step_skips_are_left_out(tmp_path):
             return None if batch_idx == 1 else loss   # Lightning's way to skip a batch: no backward, no step
 
     module = Skipping()
-    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                         callbacks=[RecorderCallback(tmp_path / "runs" / "skip", every=1)])
-    trainer.fit(module, loader(0))
+    trainer(tmp_path, "skip").fit(module, loader(0))
     r = reportgen.load_run(tmp_path / "runs" / "skip")
     assert r.status["state"] == "complete" and r.metrics["step"].tolist() == [1, 2, 3]
     np.testing.assert_allclose(r.metrics["loss"], [module.losses[i] for i in (0, 2, 3)], rtol=1e-6)
@@ -123,14 +122,11 @@ class Manual(Tiny):
 @pytest.mark.parametrize("returns", [True, False])
 def test_manual_optimization_records_the_returned_loss_or_says_it_needs_one(tmp_path, returns):
     module = Manual(returns)
-    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                         callbacks=[RecorderCallback(tmp_path / "runs" / "manual", every=1)])
     if not returns:
         with pytest.raises(ValueError, match="stepped the optimizer but returned no loss"):
-            trainer.fit(module, loader(0))
+            trainer(tmp_path, "manual").fit(module, loader(0))
         return
-    trainer.fit(module, loader(0))
+    trainer(tmp_path, "manual").fit(module, loader(0))
     r = reportgen.load_run(tmp_path / "runs" / "manual")
     np.testing.assert_allclose(r.metrics["loss"], module.losses, rtol=1e-6)
     np.testing.assert_array_equal(r.grad[:, :, r.stats.index("median")], np.float32(module.medians))
