@@ -184,6 +184,17 @@ def list_(paths, runs):
         click.echo(f"{e.name:32} {e.run.id}  {s['state']:9} epoch {s['epoch']:>3}  step {s['step']:>6}  {e.script or 'recorded'}")
 
 
+@main.command(name="figures")
+@command
+def figures_():
+    """List the figures an experiment can name, with what each needs recorded and the options it takes."""
+    from . import figures, spec
+    for name, fig in sorted(figures.load_all().items()):
+        takes = ", ".join(f"{k}={d!r} ({spec.describe(t)})" for k, (t, d) in figures.options(name).items())
+        needs = f"; needs {', '.join(fig.requires)}" if fig.requires else ""
+        click.echo(f"{name:18} {fig.title}{needs}" + (f"\n{'':18} options: {takes}" if takes else ""))
+
+
 @main.command()
 @click.argument("run_path", metavar="RUN", type=click.Path(path_type=Path))
 @click.option("--what", type=click.Choice(["metrics", "gradients", "gradients-per-epoch"]), default="metrics",

@@ -17,7 +17,7 @@ def invoke(*args):
 
 
 def test_every_command_has_help():
-    for cmd in ("run", "render", "build", "list", "export", "serve", "publish"):
+    for cmd in ("run", "render", "build", "list", "figures", "export", "serve", "publish"):
         result = invoke(cmd, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output, cmd
 
@@ -54,6 +54,16 @@ def test_export_per_epoch_aggregates_the_per_step_rows(project):
         low, high = np.percentile([r["median"] for r in mine], [25, 75])
         assert (row["median_p25"], row["median_p75"]) == pytest.approx((low, high), rel=1e-6)
         assert row["median_p25"] < row["median_p75"]
+
+
+def test_figures_lists_every_figure_with_the_options_a_declaration_may_give():
+    from reportgen import figures
+    lines = invoke("figures").output.splitlines()
+    names = [line.split()[0] for line in lines if not line.startswith(" ")]
+    assert names == sorted(figures.load_all()) and len(names) >= 16
+    at = lines.index(next(line for line in lines if line.startswith("trajectory_map ")))
+    assert lines[at + 1].split() == ["options:", "projection='pca'", "(one", "of", "'pca',", "'random',", "'mds'),",
+                                     "contours=True", "(bool)"]
 
 
 def test_render_writes_talk_files_without_touching_the_site(project):

@@ -82,20 +82,25 @@ def stem(entry: str) -> str:
     return re.sub(r"[^\w.-]", "_", "-".join([name, *words]))
 
 
-def check(name: str, options: dict) -> None:
-    """ValueError, one line, unless figure `name` takes each of `options` (its keyword arguments after the
-    run and the style) with a value of the declared type."""
+def options(name: str) -> dict[str, tuple[object, object]]:
+    """The options figure `name` takes, its keyword arguments after the run and the style: {option: (type,
+    default)}."""
+    make = get(name).make
+    hints = typing.get_type_hints(make.__init__)
+    return {key: (hints[key], p.default) for key, p in list(inspect.signature(make).parameters.items())[2:]}
+
+
+def check(name: str, given: dict) -> None:
+    """ValueError, one line, unless figure `name` takes each option `given` with a value of its type."""
     try:
-        make = get(name).make
+        takes = options(name)
     except KeyError as e:
         raise ValueError(e.args[0]) from None
-    hints = typing.get_type_hints(make.__init__)
-    takes = list(inspect.signature(make).parameters)[2:]
-    for key, value in options.items():
+    for key, value in given.items():
         if key not in takes:
             raise ValueError(f"{name}: no option {key!r} (options: {', '.join(takes) or 'none'})")
-        if not spec.fits(value, hints[key]):
-            raise ValueError(f"{name}({key}={value!r}): expected {spec.describe(hints[key])}")
+        if not spec.fits(value, takes[key][0]):
+            raise ValueError(f"{name}({key}={value!r}): expected {spec.describe(takes[key][0])}")
 
 
 def draw(run: Run, name: str, out: Path, style: Style = Style(), formats: tuple[str, ...] | None = None,
