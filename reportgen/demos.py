@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 from importlib import metadata
 from pathlib import Path
@@ -77,18 +78,27 @@ class Racer:
             raise SpecError(f"Racer.options = {self.options!r}: {self.optimizer} refuses them ({refusal})")
 
 
+ACCEPTED = "racers.json"   # in the user's cache: the racers whose class took their options, per torch version
+
+
+@functools.cache
+def _accepted() -> set[str]:
+    """The accepted racers remembered so far, read once a process (a cache that cannot be read is empty)."""
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        return set(json.loads((user_cache() / ACCEPTED).read_text()))
+    return set()
+
+
 def _refusal(racer: Racer) -> str:
     """Why the racer's class refuses its lr and options, in its own words ("": it takes them). Asking means
-    building one, which loads torch (~2 s): accepted racers are remembered per torch version in the user's
-    cache, so loading a known declaration stays cheap."""
+    building one, which loads torch (~2 s): accepted racers are remembered, so loading a known declaration
+    stays cheap."""
     try:
         key = json.dumps([metadata.version("torch"), racer.optimizer, racer.lr, racer.options], sort_keys=True)
     except metadata.PackageNotFoundError:   # a torch built from source: no version to remember it by
         key = None
-    path = user_cache() / "racers.json"
-    with contextlib.suppress(OSError, ValueError):
-        if key in json.loads(path.read_text()):
-            return ""
+    if key in _accepted():
+        return ""
     import torch
 
     from .race import optimizer
@@ -96,9 +106,10 @@ def _refusal(racer: Racer) -> str:
         optimizer(racer.optimizer)([torch.zeros(2, requires_grad=True)], lr=racer.lr, **racer.options)
     except (TypeError, ValueError) as e:
         return str(e)
-    with contextlib.suppress(OSError, ValueError):   # a cache that cannot be read or written only costs time
-        known = json.loads(path.read_text()) if path.exists() else []
-        write_json(path, sorted(set(known) | {key} - {None}))
+    if key:
+        _accepted().add(key)
+        with contextlib.suppress(OSError):   # a cache that cannot be written only costs time
+            write_json(user_cache() / ACCEPTED, sorted(_accepted()))
     return ""
 
 
@@ -223,8 +234,7 @@ def fit(image: np.ndarray, side: int) -> np.ndarray:
 @project.runner(OptimizerRace)
 def run_race(exp: OptimizerRace, run, progress=None) -> str:
     import torch
-    from .race import FUNCTIONS, race
-    from .race import optimizer
+    from .race import FUNCTIONS, optimizer, race
     function = FUNCTIONS[exp.function]
     tracks = race(function, {label: (optimizer(r.optimizer), {"lr": r.lr, **r.options}) for label, r in exp.racers.items()},
                   exp.steps, exp.start, exp.noise, exp.seed)

@@ -67,9 +67,10 @@ def check_figures(exp, script: Path) -> None:
                 raise ValueError(f"unknown figure {name!r} (known: {', '.join(sorted(known))})")
             if options:
                 figures.check(name, options)
-            if figures.stem(entry) in stems:
+            stem = figures.stem(entry)
+            if stem in stems:
                 raise ValueError(f"{entry!r} is listed twice")
-            stems.add(figures.stem(entry))
+            stems.add(stem)
         except ValueError as e:
             raise spec.SpecError(f"{script}: {type(exp).__name__}.figures = {exp.figures!r}: {e}") from None
 

@@ -237,7 +237,8 @@ class Run:
         e = {k: np.stack([c.get(k, np.nan) for c in chunks]) if k in scalars else np.concatenate([c[k] for c in chunks])
              for k in dict.fromkeys(k for c in chunks for k in c)}
         e["epoch_end"] = np.cumsum([len(c["step"]) for c in chunks])
-        e["grad_epoch"] = np.concatenate([np.full(len(c.get("grad_step", ())), int(f.stem)) for f, c in zip(files, chunks)])
+        e["grad_epoch"] = np.concatenate([np.full(len(c.get("grad_step", ())), int(f.stem))
+                                          for f, c in zip(files, chunks)])
         return e
 
     # ---- trajectory, checkpoints, arrays -----------------------------------------------------

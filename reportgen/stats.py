@@ -127,12 +127,8 @@ void small(const float* x, int64_t n, const int* pct, uint32_t* out, int64_t* ze
   const uint32_t* u = reinterpret_cast<const uint32_t*>(x);
   std::vector<uint32_t> v;
   v.reserve(n);
-  double s[8] = {};
-  for (int64_t i = 0; i < n; ++i) {
-    s[i & 7] += (double)x[i] * x[i];
-    if (uint32_t a = u[i] & 0x7fffffffu) v.push_back(a);
-  }
-  *ss = sum8(s);
+  for (int64_t i = 0; i < n; ++i) if (uint32_t a = u[i] & 0x7fffffffu) v.push_back(a);
+  gather<false>(x, n, 0, nullptr, nullptr, ss);
   *zeros = n - v.size();
   if (!v.empty()) for (int q = 0; q < 5; ++q) nth(v.data(), v.size(), rank(v.size(), pct[q]), out + q);
 }
@@ -225,13 +221,12 @@ def _kernel(*flags: str) -> ctypes.CDLL | None:
     path = user_cache() / f"stats-{tag}.so"
     if not path.exists():
         tmp = path.with_name(f"{path.name}.{os.getpid()}")
-        build = [cxx or "c++", "-O3", "-std=c++17", "-shared", "-fPIC", "-pthread", *flags, "-x", "c++", "-",
-                 "-o", str(tmp)]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             for openmp in (["-fopenmp"], []):   # Apple's clang, for one, has no -fopenmp
-                done = subprocess.run(build[:1] + openmp + build[1:], input=_KERNEL, text=True, capture_output=True,
-                                      timeout=300)
+                done = subprocess.run([cxx or "c++", *openmp, "-O3", "-std=c++17", "-shared", "-fPIC", "-pthread",
+                                       *flags, "-x", "c++", "-", "-o", str(tmp)],
+                                      input=_KERNEL, text=True, capture_output=True, timeout=300)
                 if done.returncode == 0:
                     break
             done.check_returncode()
