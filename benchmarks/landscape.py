@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reportgen import landscape
+from reportgen.compute import directions, landscape
 
 N, WIDTH, DEPTH, CLASSES, SIDE = 1024, 256, 8, 100, 21
 
@@ -58,7 +58,7 @@ def main():
     X, y = torch.randn(N, 3, 32, 32), torch.randint(0, CLASSES, (N,))
     loss_fn = nn.CrossEntropyLoss()
     center = [p.detach().clone() for p in model.parameters()]
-    d1, d2 = landscape.random_direction(model, 1), landscape.random_direction(model, 2)
+    d1, d2 = directions.random_direction(model, 1), directions.random_direction(model, 2)
     alphas = betas = torch.linspace(-1, 1, SIDE)
 
     start = time.perf_counter()

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reportgen import stats  # noqa: E402
+from reportgen.compute import stats  # noqa: E402
 
 ROUNDS, STEPS, WARMUP = 15, 4, 3   # warm-up in rounds
 

@@ -1,7 +1,7 @@
 """Cost of reportgen.Recorder in a plain loop: benchmarks/recording.py's model (a 32-layer, width-256 MLP,
 batch 128, Adam), (a) the plain step against (b) the step + rec.step(loss=..., optimizer=...) recording the
 gradient statistics at every step (every=1), (c) at the default every=10, and (r) the built-in runner's
-record.Recorder at every=1, called as train.py calls it; epoch() writes the chunk after each round (its cost
+the step log (StepLog) at every=1, called as compute/train.py calls it; epoch() writes the chunk after each round (its cost
 is in the round's). Snapshots are off: each costs one copy of the weights.
 The variants take turns in rounds, so a busy machine slows both alike; the overhead is the median of the
 per-round ratios to (a), with its interquartile range; wall and process CPU time (the steadier on a
@@ -20,8 +20,8 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 import reportgen  # noqa: E402
-from reportgen import record  # noqa: E402
-from reportgen.rundir import Run  # noqa: E402
+from reportgen.compute.steplog import StepLog  # noqa: E402
+from reportgen.store.rundir import Run  # noqa: E402
 
 ROUNDS, STEPS, WARMUP = 15, 10, 2
 
@@ -34,10 +34,10 @@ def load(name: str):
 
 
 class Runner:
-    """record.Recorder as train.py drives it: its own step count, the lr given, an accuracy tensor."""
+    """The step log as compute/train.py drives it: its own step count, the lr given, an accuracy tensor."""
 
     def __init__(self, net, path: Path):
-        self.rec, self.count, self.epochs = record.Recorder(net, Run(path), 1), 0, 0
+        self.rec, self.count, self.epochs = StepLog(net, Run(path), 1), 0, 0
         self.nan = torch.full((), math.nan)
 
     def step(self, loss, optimizer) -> None:

@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reportgen.animate import render  # noqa: E402
-from reportgen.style import Style  # noqa: E402
+from reportgen.draw.animate import render  # noqa: E402
+from reportgen.draw.style import Style  # noqa: E402
 
 LAYERS, EPOCHS = 107, 60
 STYLE = Style(preset="web", fps=6)

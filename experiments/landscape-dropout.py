@@ -2,7 +2,7 @@
 # weights along a random line and over a random plane (filter-normalised, Li et al. 2018), evaluated in eval
 # mode (dropout off). Here on the synthetic set; FashionMNIST (files in ~/data/FashionMNIST/raw) is one switch:
 #   reportgen run experiments/landscape-dropout.py --set "data=FashionMNIST(root='~/data', limit=10000)"
-from reportgen.spec import CNN, Adam, Experiment, Landscape, Synthetic
+from reportgen import Adam, CNN, Experiment, Landscape, Synthetic
 
 BASE = dict(
     tags=("loss landscape", "dropout", "cnn"),

@@ -2,7 +2,7 @@
 # the loss over it) and the loss around them along one random direction and over a plane, filter-normalised,
 # around the initial weights, every epoch's and the final ones: the valley deepens and narrows as it trains.
 # Finer: --set landscape.plane=31 --set landscape.line=81 --set landscape.samples=2048
-from reportgen.spec import MLP, Adam, Experiment, Landscape, ReLU, Synthetic
+from reportgen import Adam, Experiment, Landscape, MLP, ReLU, Synthetic
 
 EXPERIMENT = Experiment(
     name="landscape-mlp",

@@ -2,8 +2,7 @@
 # best rank-r approximation. A 10-class problem needs only about ten directions per layer; beyond them the
 # singular values carry little the test set can tell. The run trains the MLP first (its run directory has
 # everything a training run has, so its weight spectra are drawn too), then truncates.
-from reportgen.demos import LayerCompression
-from reportgen.spec import MLP, Adam, Experiment, LeakyReLU
+from reportgen import Adam, Experiment, LayerCompression, LeakyReLU, MLP
 
 EXPERIMENT = LayerCompression(
     name="layer-compression",

@@ -3,8 +3,7 @@
 # The warmup sweep beside it (warmup-sweep.py) starts at that first bad rate. Were the best rate next to
 # a bad one, the figure would warn that it sits at the edge of the unstable region.
 # Full size: --set "base.data=CIFAR10(root='~/data')" --set base.epochs=30 --set base.batch_size=128
-from reportgen.spec import CNN, Adam, Experiment, Record, Synthetic
-from reportgen.sweep import Sweep
+from reportgen import Adam, CNN, Experiment, Record, Sweep, Synthetic
 
 EXPERIMENT = Sweep(
     name="lr-sweep",

@@ -2,7 +2,7 @@
 # pairwise great-circle distances alone, by gradient descent (torch autograd) and by Nelder–Mead (scipy), each
 # allowed the same number of evaluations of the stress. With 6 cities (12 unknowns) both find the map; with 34
 # (68 unknowns) the gradient-free method is left far behind: the gap grows with the dimension.
-from reportgen.demos import CityMDS
+from reportgen import CityMDS
 
 EXPERIMENTS = [
     CityMDS(name=f"mds-{n}-cities", title=f"MDS of Europe's {n} largest cities", tags=("optimizers", "mds"),

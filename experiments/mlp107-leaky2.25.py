@@ -3,7 +3,7 @@
 # first epoch, so this run keeps the default dense weight snapshots of the first epoch.
 # The talk's size (CIFAR-100 files in ~/data/cifar-100-python): reportgen run experiments/mlp107-leaky2.25.py
 #   --set "data=CIFAR100(root='~/data')" --set model.width=256 --set "optimizer.lr=(3e-5, 3e-6)" --set epochs=30
-from reportgen.spec import MLP, Adam, Experiment, Landscape, LeakyReLU, Record, Synthetic
+from reportgen import Adam, Experiment, Landscape, LeakyReLU, MLP, Record, Synthetic
 
 EXPERIMENT = Experiment(
     name="mlp107-leaky2.25",

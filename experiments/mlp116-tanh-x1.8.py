@@ -5,8 +5,7 @@
 # The talk's size (CIFAR-100 files in ~/data/cifar-100-python): reportgen run experiments/mlp116-tanh-x1.8.py
 #   --set "base.data=CIFAR100(root='~/data')" --set base.model.width=256 --set base.epochs=30
 #   --set "grid={'optimizer.lr': ((3e-6, 3e-8), 3e-5)}"
-from reportgen.spec import MLP, Experiment, Record, Synthetic, Tanh
-from reportgen.sweep import Sweep
+from reportgen import Experiment, MLP, Record, Sweep, Synthetic, Tanh
 
 EXPERIMENT = Sweep(
     name="mlp116-tanh-x1.8",

@@ -3,7 +3,7 @@
 # Drawn per epoch and, with gradient_diagram(per_step=True), per step: each batch's wobble shows.
 # The talk's size (CIFAR-100 files in ~/data/cifar-100-python): reportgen run experiments/mlp16-leaky.py
 #   --set "data=CIFAR100(root='~/data')" --set model.width=256 --set "optimizer.lr=(3e-5, 3e-6)" --set epochs=30
-from reportgen.spec import MLP, Adam, Experiment, LeakyReLU
+from reportgen import Adam, Experiment, LeakyReLU, MLP
 
 EXPERIMENT = Experiment(
     name="mlp16-leaky",

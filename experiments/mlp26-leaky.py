@@ -5,8 +5,7 @@
 # The talk's size (CIFAR-100 files in ~/data/cifar-100-python): reportgen run experiments/mlp26-leaky.py
 #   --set "base.data=CIFAR100(root='~/data')" --set base.model.width=256 --set base.epochs=30
 #   --set "grid={'optimizer.lr': (3e-5, 3e-6)}"
-from reportgen.spec import MLP, Experiment, LeakyReLU, Record, Synthetic
-from reportgen.sweep import Sweep
+from reportgen import Experiment, LeakyReLU, MLP, Record, Sweep, Synthetic
 
 EXPERIMENT = Sweep(
     name="mlp26-leaky",

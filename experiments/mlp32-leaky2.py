@@ -3,7 +3,7 @@
 # layer, so 32 layers keep their gradient within an order of magnitude and train from the first epoch.
 # The talk's size (CIFAR-100 files in ~/data/cifar-100-python): reportgen run experiments/mlp32-leaky2.py
 #   --set "data=CIFAR100(root='~/data')" --set model.width=256 --set "optimizer.lr=(3e-5, 3e-6)" --set epochs=30
-from reportgen.spec import MLP, Adam, Experiment, LeakyReLU, Record, Synthetic
+from reportgen import Adam, Experiment, LeakyReLU, MLP, Record, Synthetic
 
 EXPERIMENT = Experiment(
     name="mlp32-leaky2",

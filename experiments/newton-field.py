@@ -1,7 +1,7 @@
 # Seed 004's "treacherous Newton's method": it fits a quadratic to the function at every point and jumps to that
 # model's stationary point, a maximum or a saddle wherever the function curves down, while gradient descent
 # always heads downhill. Himmelblau's function has all three: four minima, four saddles and a hilltop.
-from reportgen.demos import NewtonField
+from reportgen import NewtonField
 
 EXPERIMENT = NewtonField(
     name="newton-field",

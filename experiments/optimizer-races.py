@@ -1,9 +1,9 @@
 # Optimizers racing over 2-D test functions from one start (seed 003's "50 shades of gradient descent", seed 004's
 # rolling points): torch.optim's own SGD, momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW, NAdam, plus Lion and
-# Muon (reportgen/optim.py). A learning rate good on one surface is poor or explosive on another, so each race
+# Muon (reportgen/compute/optim.py). A learning rate good on one surface is poor or explosive on another, so each race
 # names its own: each is roughly the largest of 1e-4, 3e-4, ..., 1 that neither diverges nor oscillates wildly
 # there. For a longer race on a slide: reportgen build experiments/optimizer-races.py --set steps=1000
-from reportgen.demos import OptimizerRace, Racer
+from reportgen import OptimizerRace, Racer
 
 
 def racers(sgd, momentum, adagrad, rmsprop, adam, lion, muon):

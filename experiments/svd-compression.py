@@ -2,7 +2,7 @@
 # of a matrix, and it stores r(m + n + 1) numbers instead of m·n. Large simple shapes appear within a few ranks,
 # fine detail (small text, the flag's stars) only much later. The image is Grace Hopper's portrait, shipped with
 # matplotlib; any PNG/JPEG works: --set image='"photo.jpg"' (paths are relative to the project folder).
-from reportgen.demos import SVDCompression
+from reportgen import SVDCompression
 
 EXPERIMENTS = [
     SVDCompression(

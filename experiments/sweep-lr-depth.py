@@ -5,8 +5,7 @@
 # The talk's size (CIFAR-100 files in ~/data/cifar-100-python): reportgen run experiments/sweep-lr-depth.py
 #   --set "base.data=CIFAR100(root='~/data')" --set base.model.width=256 --set base.epochs=30
 #   --set "grid={'optimizer.lr': (1e-6, 3e-6, 6.3e-6, 1e-5, 3e-5), 'model.depth': (17, 26, 50, 116)}"
-from reportgen.spec import MLP, Adam, Experiment, Record, Synthetic, Tanh
-from reportgen.sweep import Sweep
+from reportgen import Adam, Experiment, MLP, Record, Sweep, Synthetic, Tanh
 
 EXPERIMENT = Sweep(
     name="sweep-lr-depth",

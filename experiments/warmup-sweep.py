@@ -1,8 +1,7 @@
 # The tuning playbook's warmup procedure: take a learning rate just above the largest that trains (3e-2
 # in lr-sweep.py), ramp up to it linearly over 1, 10 or 100 steps, and keep the shortest warmup that trains.
 # Full size: --set "base.data=CIFAR10(root='~/data')" --set base.epochs=30 and warmups up to 10000 steps
-from reportgen.spec import CNN, Adam, Experiment, Record, Synthetic, Warmup
-from reportgen.sweep import Sweep
+from reportgen import Adam, CNN, Experiment, Record, Sweep, Synthetic, Warmup
 
 EXPERIMENT = Sweep(
     name="warmup-sweep",

@@ -8,16 +8,18 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .version import __version__
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix: one line and exit 1, no traceback (unless --debug)."""
-    from . import data, export, figures, site, spec
-    from .publish import PublishError
-    from .rundir import RunError
-    return (spec.SpecError, data.DataMissing, data.DataCorrupt, RunError, site.BuildError, figures.Skipped,
-            export.ExportError, PublishError, PermissionError, FileNotFoundError, FileExistsError,
-            IsADirectoryError, NotADirectoryError)
+    from .compute.data import DataCorrupt, DataMissing
+    from .declare.spec import SpecError
+    from .draw.figures import Skipped
+    from .site.build import BuildError
+    from .site.publish import PublishError
+    from .store.io import RunError
+    return (SpecError, DataMissing, DataCorrupt, RunError, BuildError, Skipped, PublishError, PermissionError,
+            FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
 
 
 # the disk's errors, not the program's: a full or read-only disk, or a folder the user may not write
@@ -56,7 +58,7 @@ SET = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
 
 def style_options(fn):
     """The options that choose how figures look, shared by build and render."""
-    from .style import PRESETS, THEMES
+    from .draw.style import PRESETS, THEMES
     fn = click.option("--preset", type=click.Choice(sorted(PRESETS)), default="web", show_default=True,
                       help="Pixel size: web or a slide format.")(fn)
     fn = click.option("--theme", type=click.Choice(THEMES), default="light", show_default=True)(fn)
@@ -66,12 +68,12 @@ def style_options(fn):
 
 
 def make_style(preset, theme, fps):
-    from .style import Style
+    from .draw.style import Style
     return Style(preset=preset, theme=theme, **({"fps": fps} if fps else {}))
 
 
 def steps_bar(entries, label: str):
-    from .project import total_steps
+    from .compute.execute import total_steps
     # hidden off a terminal, where it could only print its label: a log or an error stays one clean line
     return click.progressbar(length=sum(total_steps(e) for e in entries), label=label, file=sys.stderr,
                              show_eta=True, show_pos=True, hidden=not sys.stderr.isatty())
@@ -87,16 +89,18 @@ def steps_bar(entries, label: str):
 @command
 def run(paths, runs, overrides, clean, jobs):
     """Train the experiments in PATHS (files or folders; default: experiments/), skipping finished runs."""
-    from . import project
-    entries = project.entries(paths or ("experiments",), runs, overrides)
-    todo = [e for e in entries if project.needs_run(e, clean)]
+    from .compute.execute import execute_all
+    from .pipeline import gather
+    from .store.entries import needs_run
+    entries = gather(paths or ("experiments",), runs, overrides)
+    todo = [e for e in entries if needs_run(e, clean)]
     for e in entries:
         if e not in todo:
             click.echo(f"{e.name}: reusing {e.run.status['state']} run {e.run.id}")
     if not todo:
         return
     with steps_bar(todo, "training") as bar:
-        for e, state in project.execute_all(todo, jobs, bar.update, clean):
+        for e, state in execute_all(todo, jobs, bar.update, clean):
             click.echo(f"\n{e.name}: {state} ({e.run.path})", err=True)
 
 
@@ -112,21 +116,24 @@ def run(paths, runs, overrides, clean, jobs):
 @command
 def render(paths, runs, overrides, preset, theme, fps, jobs, formats, names, out):
     """Draw the figures of finished runs into OUT/<experiment>/ without touching the site (e.g. for slides)."""
-    from . import figures, project, spec
+    from .declare.spec import SpecError
+    from .draw import figures
+    from .pipeline import gather
+    from .store.entries import needs_run
     style = make_style(preset, theme, fps)
     for figure in names:
         try:
             figures.check(*figures.parse(figure))
         except ValueError as e:
-            raise spec.SpecError(f"--figure {figure!r}: {e}") from None
-    for e in project.entries(paths or ("experiments",), runs, overrides):
-        if project.needs_run(e):
+            raise SpecError(f"--figure {figure!r}: {e}") from None
+    for e in gather(paths or ("experiments",), runs, overrides):
+        if needs_run(e):
             click.echo(f"{e.name}: no finished run yet; `reportgen run` it first", err=True)
             continue
         for figure in names or e.experiment.figures:
             name, options = figures.parse(figure)
             try:
-                written = figures.draw(e.run, name, out / e.name / figures.stem(figure), style,
+                written = figures.render(e.run, name, out / e.name / figures.stem(figure), style,
                                        tuple(formats.split(",")), jobs, **options)
             except figures.Skipped as skip:
                 click.echo(f"skipped {skip}", err=True)
@@ -158,11 +165,12 @@ def build(paths, runs, preset, theme, fps, jobs, out, templates, clean):
 
 def build_site(paths, runs, style, jobs, out, templates, clean=False) -> None:
     """`reportgen build`'s work, also what `reportgen serve` does on every change."""
-    from . import project, site
-    entries = project.entries(paths or ("experiments",), runs)
-    todo = [e for e in entries if project.needs_run(e, clean)]
+    from . import pipeline
+    from .store.entries import needs_run
+    entries = pipeline.gather(paths or ("experiments",), runs)
+    todo = [e for e in entries if needs_run(e, clean)]
     bar = steps_bar(todo, "training") if todo else None
-    report = site.build(paths or ("experiments",), runs, out, style, clean, jobs,
+    report = pipeline.build(paths or ("experiments",), runs, out, style, clean, jobs,
                         templates, progress=bar.update if bar else None, entries=entries)
     if bar:
         bar.render_finish()
@@ -178,8 +186,8 @@ def build_site(paths, runs, style, jobs, out, templates, clean=False) -> None:
 @command
 def list_(paths, runs):
     """List the experiments, their runs and each run's status."""
-    from . import project
-    for e in project.entries(paths or ("experiments",), runs):
+    from .pipeline import gather
+    for e in gather(paths or ("experiments",), runs):
         s = e.run.status
         click.echo(f"{e.name:32} {e.run.id}  {s['state']:9} epoch {s['epoch']:>3}  step {s['step']:>6}  {e.script or 'recorded'}")
 
@@ -188,9 +196,10 @@ def list_(paths, runs):
 @command
 def figures_():
     """List the figures an experiment can name, with what each needs recorded and the options it takes."""
-    from . import figures, spec
+    from .declare.spec import describe
+    from .draw import figures
     for name, fig in sorted(figures.load_all().items()):
-        takes = ", ".join(f"{k}={d!r} ({spec.describe(t)})" for k, (t, d) in figures.options(name).items())
+        takes = ", ".join(f"{k}={d!r} ({describe(t)})" for k, (t, d) in figures.options(name).items())
         needs = f"; needs {', '.join(fig.requires)}" if fig.requires else ""
         click.echo(f"{name:18} {fig.title}{needs}" + (f"\n{'':18} options: {takes}" if takes else ""))
 
@@ -204,10 +213,10 @@ def figures_():
 @command
 def export(run_path, what, fmt, output):
     """Write a run's metrics or gradient statistics as tidy rows (RUN: a run directory or runs/<experiment>)."""
-    from . import export as ex
+    from .store import export as ex
     text = ex.export(run_path, what, fmt)
     if output:
-        from .rundir import write_bytes
+        from .store.io import write_bytes
         write_bytes(output, text.encode())
     else:
         click.echo(text, nl=False)
@@ -225,12 +234,15 @@ def export(run_path, what, fmt, output):
 @command
 def calibrate(depth, width, activation, orders, seed, plot):
     """Find the weight multiplier that makes the gradient diagram flat at initialisation (seconds)."""
-    from . import calibrate as cal, spec
-    model = spec.override(spec.MLP(depth=depth, width=width), f"activation={activation}")
+    from .compute import calibrate as cal
+    from .declare import MLP
+    from .declare.config import override
+    model = override(MLP(depth=depth, width=width), f"activation={activation}")
     result = cal.calibrate(model, seed=seed, orders=orders)
     click.echo(result.summary())
     if plot:
-        click.echo(cal.plot(result, plot))
+        from .draw.calibration import plot as draw_plot
+        click.echo(draw_plot(result, plot))
 
 
 @main.command()
@@ -243,7 +255,7 @@ def serve(paths, runs, preset, theme, fps, jobs, out, templates, port, watch):
     """Preview the site on http://127.0.0.1:PORT/, rebuilt on every change of an experiment or template."""
     import time
     import traceback
-    from . import serve as server
+    from .site import serve as server
     style = make_style(preset, theme, fps)
     if watch:
         build_site(paths, runs, style, jobs, out, templates)
@@ -279,6 +291,6 @@ def serve(paths, runs, preset, theme, fps, jobs, out, templates, port, watch):
 @command
 def publish(folder, branch, remote, no_push, message):
     """Commit the built site as the whole of a gh-pages branch (your checkout is left alone) and push it."""
-    from .publish import publish as commit
+    from .site.publish import publish as commit
     sha = commit(folder, Path("."), branch, remote, message, not no_push)
     click.echo(f"{branch} is at {sha[:10]}" + ("" if no_push else f", pushed to {remote}"), err=True)

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 TINY = """
-from reportgen.spec import *
+from reportgen.declare import *
 EXPERIMENT = Experiment(
     name={name!r}, title={title!r}, description="A tiny run for the tests.", tags=("test",),
     model=MLP(depth=5, width=16), data=Synthetic(n_train=128, n_test=32, shape=(1, 8, 8), classes=4),
@@ -34,10 +34,10 @@ def project(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def built_once(tmp_path_factory):
     """The `project` experiments run and built into site/ once per session. Read only: use `built` to change it."""
-    from reportgen import site
+    from reportgen import pipeline
     folder = tmp_path_factory.mktemp("built")
     write_experiments(folder)
-    site.build((folder / "experiments",), folder / "runs", folder / "site", templates=None)
+    pipeline.build((folder / "experiments",), folder / "runs", folder / "site", templates=None)
     return folder
 
 

@@ -10,8 +10,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from reportgen.animate import render
-from reportgen.style import PRESETS, Style
+from reportgen.draw.animate import render
+from reportgen.draw.style import PRESETS, Style
 
 LINE = (200, 100, 50)  # not a theme colour: it must be kept exact for being frequent
 FAST = Style(fps=10, hold=0.5)
@@ -171,7 +171,7 @@ def test_workers_forked_after_torch_ran_do_not_hang(tmp_path):
     """torch's OpenMP pool, started in the parent (training before rendering), hangs a forked child."""
     (tmp_path / "torch_figure.py").write_text(TORCH_FIGURE)
     code = ("import sys, torch; sys.path.insert(0, sys.argv[1]); from torch_figure import TorchFigure;"
-            "from reportgen import animate; a = torch.randn(1500, 1500); (a @ a).sum();"
+            "from reportgen.draw import animate; a = torch.randn(1500, 1500); (a @ a).sum();"
             "animate.render(TorchFigure, sys.argv[1] + '/out', ('gif',), animate.Style(), jobs=2)")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], timeout=120, capture_output=True, text=True,

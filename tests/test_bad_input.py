@@ -15,7 +15,8 @@ from unittest import mock
 import pytest
 from click.testing import CliRunner
 
-from reportgen import rundir
+from reportgen.store import io as store_io
+from reportgen.store.lock import lock
 from reportgen.cli import main
 
 
@@ -29,7 +30,7 @@ def script(name: str, text: str):
 
 def tiny(**fields) -> str:
     body = ", ".join(f"{k}={v}" for k, v in fields.items())
-    return f"from reportgen.spec import *\nEXPERIMENT = Experiment(name='bad', epochs=1, {body})\n"
+    return f"from reportgen.declare import *\nEXPERIMENT = Experiment(name='bad', epochs=1, {body})\n"
 
 
 def run_dir(folder: Path) -> Path:
@@ -72,7 +73,7 @@ def mnist_with_bad_magic(folder: Path):
 def not_an_image(folder: Path):
     (folder / "photo.png").write_text("this is text, not a PNG")
     script("svd.py", """
-        from reportgen.demos import SVDCompression
+        from reportgen.declare import SVDCompression
         EXPERIMENT = SVDCompression(name="svd", image="photo.png")
         """)(folder)
 
@@ -85,19 +86,19 @@ def full_disk(folder: Path):
     """While the command runs, every write of a run directory fails as on a full disk, with ENOSPC."""
     def no_space(*_):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    return mock.patch.object(rundir.os, "fsync", no_space)
+    return mock.patch.object(store_io.os, "fsync", no_space)
 
 
 def hold_the_site_lock(folder: Path):
     """While the command runs, another build holds the lock of site/."""
-    return rundir.lock(folder / ".site.lock", "another reportgen build is running on site/")
+    return lock(folder / ".site.lock", "another reportgen build is running on site/")
 
 
 # (what is wrong, setup(folder) -> None or a context to run the command in, arguments, what the line says)
 CASES = [
-    ("syntax error in a script", script("syntax.py", "from reportgen.spec import *\nEXPERIMENT = Experiment(\n"),
+    ("syntax error in a script", script("syntax.py", "from reportgen.declare import *\nEXPERIMENT = Experiment(\n"),
      ["run", "bad/syntax.py"], "bad/syntax.py:2: syntax error"),
-    ("exception inside a script", script("raises.py", "from reportgen.spec import *\nx = 1\ny = x / 0\n"),
+    ("exception inside a script", script("raises.py", "from reportgen.declare import *\nx = 1\ny = x / 0\n"),
      ["run", "bad/raises.py"], "bad/raises.py:3: ZeroDivisionError: division by zero"),
     ("a field of the wrong type", script("type.py", tiny(batch_size="'large'")),
      ["run", "bad/type.py"], "Experiment.batch_size = 'large': expected int"),

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from reportgen.cli import main
-from reportgen.rundir import STATS
+from reportgen.store.rundir import STATS
 
 
 def invoke(*args):
@@ -57,7 +57,7 @@ def test_export_per_epoch_aggregates_the_per_step_rows(project):
 
 
 def test_figures_lists_every_figure_with_the_options_a_declaration_may_give():
-    from reportgen import figures
+    from reportgen.draw import figures
     lines = invoke("figures").output.splitlines()
     names = [line.split()[0] for line in lines if not line.startswith(" ")]
     assert names == sorted(figures.load_all()) and len(names) >= 16

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from reportgen.data import DataCorrupt, DataMissing, cifar, mnist, synthetic
+from reportgen.compute.data import DataCorrupt, DataMissing, cifar, mnist, synthetic
 
 RNG = np.random.default_rng(0)
 

@@ -4,7 +4,9 @@ import pytest
 import torch
 from PIL import Image
 
-from reportgen import mds, optim, race, svd
+from reportgen.compute import mds, optim, race, svd
+from reportgen.declare.demos import MODES
+from reportgen.draw.figures import svd_compression, weight_spectrum
 
 # ---------------------------------------------------------------- SVD compression
 
@@ -21,36 +23,38 @@ def matrices(image, mode):
             "stacked": [np.hstack(channels)]}[mode]
 
 
-@pytest.mark.parametrize("mode", svd.MODES)
+@pytest.mark.parametrize("mode", MODES)
 def test_svd_errors_are_eckart_young_and_the_real_error(image, mode):
     mats = matrices(image, mode)
     sigmas = [np.linalg.svd(m, compute_uv=False) for m in mats]
     norm = np.sqrt(sum((m**2).sum() for m in mats))
-    c = svd.compress(image, mode=mode)
+    arrays = svd.compress(image, mode=mode)
+    c = svd_compression.compression(arrays)
     k = len(sigmas[0])
-    assert c.k == k and len(c.errors) == k + 1
+    assert c.s.shape[-1] == k and len(arrays["errors"]) == k + 1
     target = mats[0] if mode == "gray" else image
     for r in (0, 1, 5, 17, k - 1, k):
         tail = np.sqrt(sum((s[r:] ** 2).sum() for s in sigmas)) / norm
         actual = np.linalg.norm(target - c.reconstruct(r)) / norm
-        assert c.errors[r] == pytest.approx(tail, rel=1e-9, abs=1e-12)
-        assert c.errors[r] == pytest.approx(actual, rel=1e-9, abs=1e-12)
+        assert arrays["errors"][r] == pytest.approx(tail, rel=1e-9, abs=1e-12)
+        assert arrays["errors"][r] == pytest.approx(actual, rel=1e-9, abs=1e-12)
     np.testing.assert_allclose(c.reconstruct(k), target, atol=1e-12)
     m, n = mats[0].shape
-    np.testing.assert_allclose(c.storage, np.arange(k + 1) * (m + n + 1) / (m * n))
+    np.testing.assert_allclose(arrays["storage"], np.arange(k + 1) * (m + n + 1) / (m * n))
 
 
 def test_frames_walk_the_given_ranks(image):
-    c = svd.compress(image, ranks=[1, 3, 64], mode="channels")
+    c = svd_compression.compression(svd.compress(image, mode="channels"))
+    c.ranks = [1, 3, 64]
     frames = list(c.frames())
     assert [r for r, _ in frames] == [1, 3, 64] and frames[0][1].shape == image.shape
 
 
 def test_default_ranks_every_rank_first_then_coarser_to_full():
-    ranks = svd.default_ranks(512)
+    ranks = svd_compression.default_ranks(512)
     assert ranks[:20] == list(range(1, 21)) and ranks[-1] == 512 and 40 <= len(ranks) <= 60
     assert all(b > a for a, b in zip(ranks, ranks[1:]))
-    assert svd.default_ranks(30) == list(range(1, 31))
+    assert svd_compression.default_ranks(30) == list(range(1, 31))
 
 
 def test_load_image_default_and_grayscale(tmp_path):
@@ -71,7 +75,7 @@ def test_not_an_image_is_a_clear_error(tmp_path):
 
 def test_spectra_are_singular_values_of_weights():
     net = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4, 3))
-    s = svd.spectra(net)
+    s = weight_spectrum.spectra({n: w.detach().numpy() for n, w in net.state_dict().items()})
     assert set(s) == {"0.weight", "2.weight"}
     np.testing.assert_allclose(s["0.weight"], np.linalg.svd(net[0].weight.detach().double().reshape(4, 18).numpy(),
                                                             compute_uv=False))

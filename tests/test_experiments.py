@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from reportgen import demos, figures, project, spec
-from reportgen.style import Style
-from reportgen.sweep import Sweep
+from reportgen import declare as spec, pipeline
+from reportgen.compute import execute as project
+from reportgen.declare import CityMDS, LayerCompression, NewtonField, OptimizerRace, SVDCompression, Sweep, config
+from reportgen.declare.load import load
+from reportgen.draw import figures
+from reportgen.draw.style import Style
+from reportgen.store.entries import Entry
+from reportgen.store.rundir import Run
 
 SCRIPTS = sorted((Path(__file__).resolve().parent.parent / "experiments").glob("[!_]*.py"))
 
@@ -17,17 +22,17 @@ SCRIPTS = sorted((Path(__file__).resolve().parent.parent / "experiments").glob("
 def shrink(exp):
     """The same experiment at a size that runs in a second: one epoch of a few batches."""
     if isinstance(exp, spec.Experiment):
-        exp = spec.override(exp, "epochs=2")
+        exp = config.override(exp, "epochs=2")
         if isinstance(exp.data, spec.Synthetic):
-            exp = spec.override(exp, "data.n_train=64")
-            exp = spec.override(exp, "data.n_test=16")
-        exp = spec.override(exp, "batch_size=32")
+            exp = config.override(exp, "data.n_train=64")
+            exp = config.override(exp, "data.n_test=16")
+        exp = config.override(exp, "batch_size=32")
         for grid in ("line", "plane"):  # a few points a side: its figures need only the arrays' shapes
             if exp.landscape is not None and getattr(exp.landscape, grid):
-                exp = spec.override(exp, f"landscape.{grid}=5")
+                exp = config.override(exp, f"landscape.{grid}=5")
     for assignment in TINY_DEMOS.get(type(exp), ()):
-        exp = spec.override(exp, assignment)
-    if isinstance(exp, demos.LayerCompression):
+        exp = config.override(exp, assignment)
+    if isinstance(exp, LayerCompression):
         exp = dataclasses.replace(exp, experiment=shrink(exp.experiment))
     if isinstance(exp, Sweep):
         exp = dataclasses.replace(exp, base=shrink(exp.base))
@@ -35,20 +40,20 @@ def shrink(exp):
 
 
 TINY_DEMOS = {  # few steps, so few frames: rendering is what takes the time
-    demos.SVDCompression: ("max_side=16",), demos.OptimizerRace: ("steps=8",), demos.CityMDS: ("budget=8",),
-    demos.NewtonField: ("steps=4", "particles=3"),
+    SVDCompression: ("max_side=16",), OptimizerRace: ("steps=8",), CityMDS: ("budget=8",),
+    NewtonField: ("steps=4", "particles=3"),
 }
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_experiment_script_runs_and_draws(script, tmp_path):
-    for exp in spec.load(script):
+    for exp in load(script):
         exp = shrink(exp)
-        entry = project.Entry(exp, script, project.Run(tmp_path / exp.name / spec.run_id(exp)))
+        entry = Entry(exp, script, Run(tmp_path / exp.name / config.run_id(exp)))
         assert project.execute(entry) in ("complete", "diverged")
         for figure in exp.figures:
             name, options = figures.parse(figure)
-            written = figures.draw(entry.run, name, tmp_path / "out" / exp.name / figures.stem(figure), Style(fps=20),
+            written = figures.render(entry.run, name, tmp_path / "out" / exp.name / figures.stem(figure), Style(fps=20),
                                    jobs=1, **options)
             assert all(p.stat().st_size > 0 for p in written.values())
 
@@ -57,8 +62,8 @@ def test_loading_the_bundled_scripts_leaves_torch_unloaded_once_their_racers_are
     """What keeps a no-op build of the gallery near a second: no declaration loads torch (~2 s); a race's
     optimizer options are checked by building the optimizer once, then remembered in the user's cache."""
     root = SCRIPTS[0].parent.parent
-    code = ("import sys; from pathlib import Path; from reportgen import project; "
-            f"project.entries((Path({str(root / 'experiments')!r}),), Path('runs')); print('torch' in sys.modules)")
+    code = ("import sys; from pathlib import Path; from reportgen import pipeline; "
+            f"pipeline.gather((Path({str(root / 'experiments')!r}),), Path('runs')); print('torch' in sys.modules)")
     env = {**os.environ, "PYTHONPATH": str(root), "XDG_CACHE_HOME": str(tmp_path)}
     loads = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
              for _ in range(2)]

@@ -5,16 +5,16 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from reportgen import data, models, spec
-from reportgen.style import Style
-from reportgen.calibrate import Calibration, calibrate, diagram
+from reportgen.compute import data, models
+from reportgen.compute.calibrate import Calibration, calibrate, diagram
+from reportgen.compute.steplog import StepLog as Recorder
+from reportgen.declare import Experiment, LeakyReLU, MLP, Synthetic, Tanh, config
+from reportgen.draw.figures import render as draw
+from reportgen.draw.style import Style
+from reportgen.store.rundir import Run
 from reportgen.cli import main
-from reportgen.figures import draw
-from reportgen.figures.gradient_diagram import MEDIAN, GradientDiagram, by_frame
-from reportgen.figures.gradient_heatmap import GradientHeatmap
-from reportgen.record import Recorder
-from reportgen.rundir import Run
-from reportgen.spec import MLP, Experiment, LeakyReLU, Synthetic, Tanh
+from reportgen.draw.figures.gradient_diagram import MEDIAN, GradientDiagram, by_frame
+from reportgen.draw.figures.gradient_heatmap import GradientHeatmap
 
 LEAKY80 = MLP(depth=80, width=256, activation=LeakyReLU(negative_slope=0.01))
 TANH116 = MLP(depth=116, width=256, activation=Tanh())
@@ -47,7 +47,7 @@ def test_the_talks_multiplier_flattens_tens_of_orders(model, multiplier, batch):
     plain = init_diagram(model, batch)
     assert 25 < plain[-1] - plain[0] < 35          # "80 layers lose about 30 orders of magnitude"
     assert 25 < Calibration.span(plain) < 35
-    fixed = init_diagram(spec.override(model, f"multiplier={multiplier}"), batch)
+    fixed = init_diagram(config.override(model, f"multiplier={multiplier}"), batch)
     assert abs(fixed[-1] - fixed[0]) < 2 and abs(Calibration.span(fixed)) < 2
 
 
@@ -56,7 +56,7 @@ def test_calibrate_finds_the_talks_multiplier(model, talk, batch):
     found = calibrate(model)
     assert found.multiplier == pytest.approx(talk, rel=0.05)
     assert Calibration.span(found.before) > 25 and 0 <= Calibration.span(found.after) <= 0.5
-    less = spec.override(model, f"multiplier={found.multiplier / 1.01}")  # the smallest flat one
+    less = config.override(model, f"multiplier={found.multiplier / 1.01}")  # the smallest flat one
     assert Calibration.span(diagram(less, *batch, 10)) > 0.5
 
 

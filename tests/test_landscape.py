@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from reportgen import landscape, trajectory
-from reportgen.rundir import RunError
+from reportgen.compute import directions, landscape, trajectory
+from reportgen.store.io import RunError
 
 ALPHAS, BETAS = torch.linspace(-1, 1, 5), torch.linspace(-0.5, 1, 4)
 
@@ -72,7 +72,7 @@ def plane_coeffs():
 
 def test_filter_normalised_slices_have_the_weights_norms_and_zero_biases():
     for model in (mlp(), cnn()):
-        d = landscape.random_direction(model, seed=3)
+        d = directions.random_direction(model, seed=3)
         for p, di in zip(model.parameters(), d):
             if p.dim() > 1:
                 for w_row, d_row in zip(p, di):
@@ -83,28 +83,28 @@ def test_filter_normalised_slices_have_the_weights_norms_and_zero_biases():
 
 def test_layer_and_none_normalisation_and_included_biases():
     model = mlp()
-    layer = landscape.random_direction(model, seed=3, norm="layer", include_1d=True)
-    raw = landscape.random_direction(model, seed=3, norm="none", include_1d=True)
+    layer = directions.random_direction(model, seed=3, norm="layer", include_1d=True)
+    raw = directions.random_direction(model, seed=3, norm="none", include_1d=True)
     for p, dl, dr in zip(model.parameters(), layer, raw):
         assert torch.isclose(dl.norm(), p.norm(), rtol=1e-5)
         assert torch.allclose(dl, dr * p.norm() / dr.norm(), rtol=1e-5)  # one scale for the whole tensor
     with pytest.raises(ValueError, match="norm="):
-        landscape.random_direction(model, norm="row")
+        directions.random_direction(model, norm="row")
 
 
 def test_same_seed_same_direction():
     model = mlp()
-    a, b, c = (landscape.random_direction(model, seed=s) for s in (5, 5, 6))
+    a, b, c = (directions.random_direction(model, seed=s) for s in (5, 5, 6))
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert not all(torch.equal(x, z) for x, z in zip(a, c))
-    g = landscape.random_direction(model, seed=torch.Generator().manual_seed(5))
+    g = directions.random_direction(model, seed=torch.Generator().manual_seed(5))
     assert all(torch.equal(x, y) for x, y in zip(a, g))
 
 
 def test_to_direction_splits_a_flat_vector_by_parameter():
     model = mlp()
     flat = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
-    assert all(torch.equal(d, p) for d, p in zip(landscape.to_direction(model, flat.numpy()),
+    assert all(torch.equal(d, p) for d, p in zip(directions.to_direction(model, flat.numpy()),
                                                  model.parameters()))
 
 
@@ -115,7 +115,7 @@ def test_plane_equals_the_per_point_loop(build, path):
     model, (X, y) = build(), data()
     assert landscape.engine_path(model) == path
     center = [p.detach().clone() for p in model.parameters()]
-    d1, d2 = landscape.random_direction(model, 1), landscape.random_direction(model, 2, include_1d=True)
+    d1, d2 = directions.random_direction(model, 1), directions.random_direction(model, 2, include_1d=True)
     # a small budget forces several chunks
     got = landscape.plane(model, nn.CrossEntropyLoss(), X, y, None, d1, d2, ALPHAS, BETAS, budget=200_000)
     want = per_point_loop(model, X, y, center, [d1, d2], plane_coeffs()).reshape(got.loss.shape)
@@ -129,7 +129,7 @@ def test_plane_equals_the_per_point_loop(build, path):
 def test_line_equals_the_loop_and_centre_is_the_models_loss():
     model, (X, y) = mlp(), data()
     center = [p.detach().clone() for p in model.parameters()]
-    d = landscape.random_direction(model, 1, norm="layer", include_1d=True)
+    d = directions.random_direction(model, 1, norm="layer", include_1d=True)
     got = landscape.line(model, nn.CrossEntropyLoss(), X, y, center, d, ALPHAS)
     want = per_point_loop(model, X, y, center, [d], ALPHAS[:, None])
     np.testing.assert_allclose(got.loss, want, rtol=1e-5)
@@ -145,7 +145,7 @@ def test_line_equals_the_loop_and_centre_is_the_models_loss():
 def test_recompute_bn_normalises_with_each_points_batch():
     model, (X, y) = cnn(), data()
     center = [p.detach().clone() for p in model.parameters()]
-    d1, d2 = landscape.random_direction(model, 1), landscape.random_direction(model, 2)
+    d1, d2 = directions.random_direction(model, 1), directions.random_direction(model, 2)
     got = landscape.plane(model, nn.CrossEntropyLoss(), X, y, center, d1, d2, ALPHAS, BETAS,
                           recompute_bn=True)
     want = per_point_loop(model, X, y, center, [d1, d2], plane_coeffs(), batch_stats=True)
@@ -157,7 +157,7 @@ def test_recompute_bn_normalises_with_each_points_batch():
 
 def test_resume_equals_uninterrupted(tmp_path):
     model, (X, y) = mlp(), data()
-    d1, d2 = landscape.random_direction(model, 1), landscape.random_direction(model, 2)
+    d1, d2 = directions.random_direction(model, 1), directions.random_direction(model, 2)
     args = (model, nn.CrossEntropyLoss(), X, y, None, d1, d2, ALPHAS, BETAS)
     whole = landscape.plane(*args, budget=200_000)
     cache = tmp_path / "plane.npz"

@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import reportgen
-from reportgen import figures
-from reportgen.style import Style
-from reportgen.lightning import RecorderCallback
-from reportgen.rundir import Run
+from reportgen.api.lightning import RecorderCallback
+from reportgen.draw import figures
+from reportgen.draw.style import Style
+from reportgen.store.rundir import Run
 
 
 class Tiny(pl.LightningModule):
@@ -74,7 +74,7 @@ def test_a_lightning_fit_is_recorded_as_the_module_saw_it(tmp_path):
     assert r.grad_epoch.tolist() == [1, 1, 2, 2] and np.isfinite(r.metrics["epoch_val_loss"]).all()
     assert r.params == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"]
     assert r.trajectory.steps.tolist() == [0, 1, 2, 3, 4]
-    written = figures.draw(Run(r.path), "gradient_diagram", tmp_path / "gd", Style(), ("gif",), jobs=1)
+    written = figures.render(Run(r.path), "gradient_diagram", tmp_path / "gd", Style(), ("gif",), jobs=1)
     assert written["gif"].stat().st_size > 0
 
 

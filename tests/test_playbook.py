@@ -4,11 +4,10 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as torch_sched
 
-from reportgen import optim, train
-from reportgen.record import clip_warning
-from reportgen.rundir import Run
-from reportgen.spec import (MLP, SGD, Adam, Clip, Cosine, Cyclic, Experiment, LinearDecay, Record, SpecError,
-                            StepDecay, Synthetic, Warmup, WarmupCooldown)
+from reportgen.compute import optim, runtime, train
+from reportgen.compute.steplog import clip_warning
+from reportgen.declare import Adam, Clip, Cosine, Cyclic, Experiment, LinearDecay, MLP, Record, SGD, SpecError, StepDecay, Synthetic, Warmup, WarmupCooldown
+from reportgen.store.rundir import Run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -95,8 +94,8 @@ def tiny(**kw):
 
 def plain_clipped_sgd(threshold: float, exp) -> tuple[np.ndarray, torch.nn.Module]:
     """The same run as a plain PyTorch loop with torch's clip_grad_norm_: the norms it saw, the model."""
-    from reportgen import data, models
-    train.seed_everything(exp.seed)
+    from reportgen.compute import data, models
+    runtime.seed_everything(exp.seed)
     ds = data.load(exp.data)
     model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes))
     opt = torch.optim.SGD(model.parameters(), lr=exp.optimizer.lr)
@@ -174,12 +173,14 @@ THRESHOLD = np.array([0xD6, 0x27, 0x28])  # style.colors[1] of the light theme: 
 
 
 def sweep_run(tmp_path, monkeypatch, grid, metric="test_loss"):
-    from reportgen import project, spec
-    from reportgen.sweep import Sweep
+    from reportgen.compute.execute import execute
+    from reportgen.declare.config import run_id
+    from reportgen.store.entries import Entry
+    from reportgen.declare import Sweep
     monkeypatch.setenv("J", "1")  # members one after the other in this process: no worker start-up
     sweep = Sweep(name="sw", base=SWEEP_BASE, grid=grid, metric=metric)
-    entry = project.Entry(sweep, tmp_path / "sw.py", Run(tmp_path / "runs" / "sw" / spec.run_id(sweep)))
-    assert project.execute(entry) == "complete"
+    entry = Entry(sweep, tmp_path / "sw.py", Run(tmp_path / "runs" / "sw" / run_id(sweep)))
+    assert execute(entry) == "complete"
     return entry.run
 
 
@@ -190,9 +191,9 @@ def red_pixels(png, color=RED) -> int:
 
 
 def test_lr_sweep_marks_the_diverged_rate_and_warns_when_the_best_borders_it(tmp_path, monkeypatch):
-    from reportgen import figures
-    from reportgen.style import Style
-    from reportgen.figures.lr_sweep import edge_warning, members
+    from reportgen.draw import figures
+    from reportgen.draw.style import Style
+    from reportgen.draw.figures.lr_sweep import edge_warning, members
     run = sweep_run(tmp_path, monkeypatch, {"optimizer.lr": (0.1, 1.0, 1e5)})
     ms = sorted(members(run, "optimizer.lr"), key=lambda m: m.value)
     assert [m.value for m in ms] == [0.1, 1.0, 1e5]
@@ -201,30 +202,30 @@ def test_lr_sweep_marks_the_diverged_rate_and_warns_when_the_best_borders_it(tmp
     assert edge_warning(ms, ms[1]) == f"the best sits at the edge of the unstable region (100000: {ms[2].infeasible})"
     assert edge_warning(ms[:2], ms[1]) == "the best is at the end of the range tried: widen the sweep"
     assert edge_warning(ms, None).startswith("no run trained")
-    png = figures.draw(run, "lr_sweep", tmp_path / "out" / "lr_sweep", Style(), jobs=1)["png"]
+    png = figures.render(run, "lr_sweep", tmp_path / "out" / "lr_sweep", Style(), jobs=1)["png"]
     assert red_pixels(png) > 200  # the cross and the warning
 
 
 def test_warmup_sweep_draws_one_curve_per_warmup_and_the_outcome(tmp_path, monkeypatch):
-    from reportgen import figures
-    from reportgen.style import Style
-    from reportgen.figures.lr_sweep import members
+    from reportgen.draw import figures
+    from reportgen.draw.style import Style
+    from reportgen.draw.figures.lr_sweep import members
     run = sweep_run(tmp_path, monkeypatch, {"schedule.steps": (1, 10), "optimizer.lr": (0.3,)}, "test_accuracy")
     ms = members(run, "schedule.steps")
     assert [m.value for m in ms] == [1, 10]
     assert [m.run.epochs()["lr"][0] for m in ms] == pytest.approx([0.3, 0.03])
-    png = figures.draw(run, "warmup_sweep", tmp_path / "out" / "warmup_sweep", Style(), jobs=1)["png"]
+    png = figures.render(run, "warmup_sweep", tmp_path / "out" / "warmup_sweep", Style(), jobs=1)["png"]
     assert red_pixels(png) == 0  # nothing infeasible, nothing red
     with pytest.raises(ValueError, match="needs a sweep over one field named 'lr'; it swept schedule.steps"):
-        figures.draw(run, "lr_sweep", tmp_path / "out" / "lr_sweep", Style(), jobs=1)
+        figures.render(run, "lr_sweep", tmp_path / "out" / "lr_sweep", Style(), jobs=1)
 
 
 # ---- grad_norm and lr_schedule -----------------------------------------------------------------
 def test_grad_norm_draws_the_norms_the_threshold_and_the_histogram(tmp_path):
     import imageio.v3 as iio
-    from reportgen import figures
-    from reportgen.style import Style
-    from reportgen.figures.grad_norm import GradNorm
+    from reportgen.draw import figures
+    from reportgen.draw.style import Style
+    from reportgen.draw.figures.grad_norm import GradNorm
     clipped, free = Run(tmp_path / "c"), Run(tmp_path / "f")
     train.train(tiny(clip=Clip(threshold=0.2), epochs=4), clipped)
     train.train(tiny(epochs=4), free)
@@ -237,7 +238,7 @@ def test_grad_norm_draws_the_norms_the_threshold_and_the_histogram(tmp_path):
     assert f"clipped at 0.2: {e['clipped'].mean():.0%}" in anim.note.get_text()
     p90 = np.quantile(e["grad_norm"].astype(np.float64), 0.9)
     assert anim.p90[0].get_ydata()[0] == pytest.approx(p90)
-    written = {name: figures.draw(run, "grad_norm", tmp_path / name, Style(), jobs=1)
+    written = {name: figures.render(run, "grad_norm", tmp_path / name, Style(), jobs=1)
                for name, run in (("c", clipped), ("f", free))}
     frames = iio.imread(written["c"]["gif"])
     assert frames.shape[0] == anim.n_frames == 12 and frames.shape[1:3] == (450, 800)
@@ -245,8 +246,8 @@ def test_grad_norm_draws_the_norms_the_threshold_and_the_histogram(tmp_path):
 
 
 def test_lr_schedule_draws_the_recorded_rate_under_the_loss(tmp_path):
-    from reportgen.style import Style
-    from reportgen.figures.lr_schedule import LrSchedule
+    from reportgen.draw.style import Style
+    from reportgen.draw.figures.lr_schedule import LrSchedule
     run = Run(tmp_path / "r")
     train.train(tiny(schedule=Cyclic(period=4, low=0.2), epochs=2), run)
     fig = LrSchedule(str(run.path), Style()).fig

@@ -9,11 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reportgen import data, figures, landscape, models, project, spec
-from reportgen.style import Style
-from reportgen.figures.trajectory_map import axis_labels
-from reportgen.rundir import Run, read_npy, read_npz
-from reportgen.spec import CNN, MLP, Adam, Experiment, Landscape, Record, SpecError, Synthetic
+from reportgen.compute import data, directions, execute as project, landscape, models
+from reportgen.declare import Adam, CNN, Experiment, Landscape, MLP, Record, SpecError, Synthetic, config
+from reportgen.draw import figures
+from reportgen.draw.style import Style
+from reportgen.store.entries import Entry, needs_run
+from reportgen.store.io import read_npy, read_npz
+from reportgen.store.rundir import Run
+from reportgen.draw.figures.trajectory_map import axis_labels
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,7 +28,7 @@ EXP = Experiment(name="lands", model=MLP(depth=3, width=16),
 
 
 def execute(exp, folder) -> Run:
-    entry = project.Entry(exp, folder / "x.py", Run(folder / exp.name / spec.run_id(exp)))
+    entry = Entry(exp, folder / "x.py", Run(folder / exp.name / config.run_id(exp)))
     assert project.execute(entry) == "complete"
     return entry.run
 
@@ -84,7 +87,7 @@ def test_grid_points_are_the_saved_directions_applied_to_the_weights(run):
     saved = read_npz(run.path / "landscape" / "directions.npz")
     model, ds = model_at(run, EXP)
     theta = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
-    for (name, p), d in zip(model.named_parameters(), landscape.to_direction(model, saved["d1"])):
+    for (name, p), d in zip(model.named_parameters(), directions.to_direction(model, saved["d1"])):
         if p.dim() > 1:  # filter-normalised at the final weights, row by row (Li et al. 2018)
             torch.testing.assert_close(d.norm(dim=1), p.detach().norm(dim=1), rtol=1e-5, atol=0)
         else:
@@ -113,11 +116,11 @@ def test_a_run_killed_while_computing_its_landscape_resumes_to_the_same_arrays(r
     stop = 0
     whole = execute(EXP, tmp_path / "whole")
     total, calls[0], stop = calls[0], 0, calls[0] // 2 + 1
-    entry = project.Entry(EXP, tmp_path / "x.py", Run(tmp_path / "kill" / EXP.name / spec.run_id(EXP)))
+    entry = Entry(EXP, tmp_path / "x.py", Run(tmp_path / "kill" / EXP.name / config.run_id(EXP)))
     with pytest.raises(KeyboardInterrupt):
         project.execute(entry)
     assert entry.run.status["state"] == "running" and not entry.run.has("landscape")
-    assert project.needs_run(entry)
+    assert needs_run(entry)
     calls[0], stop = 0, 0
     assert project.execute(entry) == "complete"
     assert calls[0] == total - total // 2  # only the chunks not saved before the kill
@@ -137,7 +140,7 @@ FRAMES = {"trajectory_map": ({}, "step"), "loss_line": ({}, "center_step"), "los
 def test_figures_decode_with_a_frame_per_snapshot_or_centre(run, label, tmp_path):
     options, per = FRAMES[label]
     name = label.split("-")[0]
-    written = figures.draw(run, name, tmp_path / name, Style(fps=30), ("gif", "png"), jobs=1, **options)
+    written = figures.render(run, name, tmp_path / name, Style(fps=30), ("gif", "png"), jobs=1, **options)
     frames = iio.imread(written["gif"], index=None)
     assert len(frames) == len(run.landscape()[per])
     assert (frames[0] != frames[-1]).any()
@@ -151,10 +154,10 @@ def test_figures_say_what_the_run_did_not_compute(run, tmp_path):
     copy.write_landscape(**{k: v for k, v in run.landscape().items() if not k.startswith(("line", "pca"))})
     for name, missing in (("loss_line", "line_loss"), ("trajectory_map", "pca")):
         with pytest.raises(figures.Skipped, match=f"{name}: run copy computed no {missing}"):
-            figures.draw(copy, name, tmp_path / name, Style(), ("png",), jobs=1)
+            figures.render(copy, name, tmp_path / name, Style(), ("png",), jobs=1)
     (copy.path / "landscape.npz").unlink()
     with pytest.raises(figures.Skipped, match="did not record landscape"):
-        figures.draw(copy, "loss_plane", tmp_path / "p", Style(), ("png",), jobs=1)
+        figures.render(copy, "loss_plane", tmp_path / "p", Style(), ("png",), jobs=1)
 
 
 BN = Experiment(name="bn", model=CNN(channels=(4,), width=8, batchnorm=True),
@@ -165,7 +168,7 @@ BN = Experiment(name="bn", model=CNN(channels=(4,), width=8, batchnorm=True),
 
 @pytest.mark.parametrize("recompute", [False, True])
 def test_batch_norm_statistics_stored_reestimated_or_recomputed(recompute, tmp_path):
-    exp = spec.override(BN, f"landscape.recompute_bn={recompute}")
+    exp = config.override(BN, f"landscape.recompute_bn={recompute}")
     run = execute(exp, tmp_path)
     a = run.landscape()
     model, ds = model_at(run, exp)
@@ -191,6 +194,6 @@ def test_landscape_declarations_are_checked():
                        ("plane=2", "Landscape.plane = 2: allowed: 0 (none) or an integer >= 3"),
                        ("around='middle'", "allowed: final, ends or epochs"), ("span=0", "a number > 0")):
         with pytest.raises(SpecError, match=re.escape(words)):
-            spec.override(EXP, f"landscape.{bad}")
-    assert spec.from_dict(spec.to_dict(EXP)) == EXP
-    assert spec.run_id(EXP) != spec.run_id(spec.override(EXP, "landscape.seed=1"))
+            config.override(EXP, f"landscape.{bad}")
+    assert config.from_dict(config.to_dict(EXP)) == EXP
+    assert config.run_id(EXP) != config.run_id(config.override(EXP, "landscape.seed=1"))

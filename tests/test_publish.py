@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from reportgen.publish import PublishError, publish
+from reportgen.site.publish import PublishError, publish
 
 
 def git(cwd, *args):

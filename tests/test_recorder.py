@@ -12,11 +12,12 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 import reportgen
-from reportgen import cli, data, models, optim, site, train
-from reportgen.record import LOGS
-from reportgen.rundir import Run
-from reportgen.spec import MLP, Adam, Experiment, Record, Synthetic
-from reportgen.rundir import STATS
+from reportgen import cli
+from reportgen import pipeline
+from reportgen.compute import data, models, optim, runtime, train
+from reportgen.compute.steplog import LOGS
+from reportgen.declare import Adam, Experiment, MLP, Record, Synthetic
+from reportgen.store.rundir import Run, STATS
 
 from loops import batch, ddp_worker, mlp
 
@@ -33,7 +34,7 @@ def the_talks_medians(model) -> list[float]:
 
 def record_like_train(exp: Experiment, path: Path) -> Run:
     """train.train's loop, written as a user would, recorded by the public API."""
-    train.seed_everything(exp.seed)
+    runtime.seed_everything(exp.seed)
     ds = data.load(exp.data)
     model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes))
     opt = optim.build(exp.optimizer, model.parameters())
@@ -248,7 +249,7 @@ def test_a_loop_shorter_than_every_has_no_gradients_and_the_figure_is_skipped(tm
             F.cross_entropy(model(x), y).backward()
             rec.step(loss=1.0)
     assert rec.run.has("metrics") and not rec.run.has("gradients")
-    report = site.build()
+    report = pipeline.build()
     assert report.rendered == [] and report.skipped == [f"gradient_diagram: run {rec.run.id} did not record gradients"]
 
 
@@ -271,7 +272,7 @@ def test_the_example_records_a_run_that_the_site_shows_beside_declared_ones(proj
     assert r.params[:2] == ["0.weight", "0.bias"] and len(r.trajectory) == 3
     assert r.trajectory[0].shape == (sum(p["numel"] for p in run.params),)
     assert np.isfinite(r.metrics["epoch_val_loss"]).all()
-    report = site.build(clean=True)
+    report = pipeline.build(clean=True)
     assert sorted(report.ran) == ["tiny-a", "tiny-b"] and "plain-loop/gradient_diagram" in report.rendered
     assert run.status["state"] == "complete"  # --clean redoes declared runs, never a recorded one
     index = (project / "site" / "index.html").read_text()
@@ -286,11 +287,11 @@ def test_the_example_records_a_run_that_the_site_shows_beside_declared_ones(proj
 def test_a_project_of_recorded_runs_only_builds(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(Exception, match="experiments: no such experiment script or folder, and no recorded runs"):
-        site.build()
+        pipeline.build()
     model, (x, y) = mlp(), batch()
     with reportgen.Recorder(model, "runs/only", every=1) as rec:
         F.cross_entropy(model(x), y).backward()
         rec.step(loss=1.0)
-    assert site.build().rendered == ["only/gradient_diagram"]
+    assert pipeline.build().rendered == ["only/gradient_diagram"]
     result = CliRunner().invoke(cli.main, ["render", "--format", "png"])
     assert result.exit_code == 0 and (tmp_path / "renders" / "only" / "gradient_diagram.png").exists()

@@ -13,15 +13,23 @@ import numpy as np
 import pytest
 import torch
 
-from reportgen import figures, project, spec, train
-from reportgen.style import Style
-from reportgen.rundir import Busy, Run, RunError, lock, read_npy, read_npz
+from reportgen import declare as spec
+from reportgen.compute import execute as project, train
+from reportgen.declare import *
+from reportgen.declare import config
+from reportgen.declare.load import load
+from reportgen.draw import figures
+from reportgen.draw.style import Style
+from reportgen.store.entries import Entry
+from reportgen.store.io import RunError, read_npy, read_npz
+from reportgen.store.lock import Busy, lock
+from reportgen.store.rundir import Run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = """
-from reportgen.spec import *
+from reportgen.declare import *
 EXPERIMENT = Experiment(
     name="kill", model=MLP(depth=3, width=32), data=Synthetic(n_train=512, n_test=64, shape=(1, 8, 8), classes=4),
     optimizer=Adam(lr=(1e-3, 1e-4)), schedule=Warmup(steps=20), clip=Clip(probe=10), epochs=8, batch_size=16,
@@ -64,12 +72,12 @@ def files(run: Run) -> dict[str, Path]:
 def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # env.json records the git commit of the working directory
     (tmp_path / "exp.py").write_text(SCRIPT)
-    exp, = spec.load(tmp_path / "exp.py")
-    whole = Run(tmp_path / "whole" / spec.run_id(exp))
+    exp, = load(tmp_path / "exp.py")
+    whole = Run(tmp_path / "whole" / config.run_id(exp))
     start = time.perf_counter()
     train.train(exp, whole)  # on one thread (one_thread), as the processes below
     epoch_time = (time.perf_counter() - start) / exp.epochs
-    killed = tmp_path / "runs" / "kill" / spec.run_id(exp)
+    killed = tmp_path / "runs" / "kill" / config.run_id(exp)
     rng, moments = random.Random(8), []
     # the first kill before any checkpoint, then at a random moment inside random later epochs (not the last)
     for target in [0, *sorted(rng.sample(range(1, exp.epochs - 1), 2))]:
@@ -122,7 +130,7 @@ def test_a_locked_run_or_site_names_the_holder(tmp_path):
         pass
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time; sys.path.insert(0, {str(ROOT)!r})
-        from reportgen.rundir import lock
+        from reportgen.store.lock import lock
         with lock({str(tmp_path / '.site.lock')!r}, "x"):
             print("locked", flush=True); time.sleep(60)
         """)], stdout=subprocess.PIPE, text=True)
@@ -152,14 +160,14 @@ def test_divergence_keeps_the_logs_and_the_figures_draw_up_to_its_step(tmp_path)
     e = run.epochs()
     assert len(e["step"]) >= status["step"] and np.isfinite(e["grad_norm"][:status["step"] - 1]).all()
     for name in DIVERGE.figures:
-        written = figures.draw(run, name, tmp_path / "out" / name, Style(), jobs=1)
+        written = figures.render(run, name, tmp_path / "out" / name, Style(), jobs=1)
         assert all(p.stat().st_size > 0 for p in written.values()), name
 
 
 def test_jobs_run_side_by_side_and_a_divergence_does_not_stop_the_others(tmp_path):
-    fine = spec.override(DIVERGE, "optimizer.lr=0.01")
-    entries = [project.Entry(e, Path("x.py"), Run(tmp_path / e.name / spec.run_id(e)))
-               for e in (DIVERGE, spec.override(fine, "name='fine-a'"), spec.override(fine, "name='fine-b'"))]
+    fine = config.override(DIVERGE, "optimizer.lr=0.01")
+    entries = [Entry(e, Path("x.py"), Run(tmp_path / e.name / config.run_id(e)))
+               for e in (DIVERGE, config.override(fine, "name='fine-a'"), config.override(fine, "name='fine-b'"))]
     steps = []
     states = {e.name: state for e, state in project.execute_all(entries, jobs=2, progress=steps.append)}
     assert states == {"boom": "diverged", "fine-a": "complete", "fine-b": "complete"}
@@ -171,11 +179,11 @@ PLANE = """
 import sys
 import numpy as np, torch
 from torch import nn
-from reportgen import landscape
+from reportgen.compute import directions, landscape
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(16, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 4))
 X, y = torch.randn(256, 16), torch.randint(0, 4, (256,))
-d1, d2 = landscape.random_direction(model, 1), landscape.random_direction(model, 2)
+d1, d2 = directions.random_direction(model, 1), directions.random_direction(model, 2)
 grid = np.linspace(-1, 1, 25)
 cache = sys.argv[1] if len(sys.argv) > 1 else None
 result = landscape.plane(model, nn.CrossEntropyLoss(), X, y, None, d1, d2, grid, grid, budget=4_000_000, cache=cache)

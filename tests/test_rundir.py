@@ -4,9 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from reportgen import rundir
-from reportgen.rundir import Run, RunError
-from reportgen.spec import MLP, Experiment
+from reportgen.declare import Experiment, MLP
+from reportgen.store import io, rundir
+from reportgen.store.io import RunError
+from reportgen.store.rundir import Run
 
 
 def test_round_trip(tmp_path):
@@ -61,12 +62,12 @@ def test_a_run_from_another_format_is_refused(tmp_path):
 
 def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "x.json"
-    rundir.write_json(path, {"a": 1})
+    io.write_json(path, {"a": 1})
 
     def broken(*a, **k):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(rundir.os, "fsync", broken)
+    monkeypatch.setattr(io.os, "fsync", broken)
     with pytest.raises(OSError):
-        rundir.write_json(path, {"a": 2})
+        io.write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

@@ -10,8 +10,9 @@ import imageio.v3 as iio
 import imageio_ffmpeg
 import pytest
 
-from reportgen import site
-from reportgen.figures.gradient_diagram import GradientDiagram
+from reportgen import pipeline
+from reportgen.site import cache
+from reportgen.draw.figures.gradient_diagram import GradientDiagram
 from tests.browser import check_links, check_no_local_paths
 
 EPOCHS = {"tiny-a": 3, "tiny-b": 2}
@@ -67,26 +68,26 @@ def test_experiment_page_offers_downloads_and_embed_snippets(built_once):
 def test_a_second_build_reuses_every_run_and_figure(built):
     gif = built / "site" / "tiny-b" / "gradient_diagram.gif"
     before = gif.stat().st_mtime_ns
-    report = site.build()
+    report = pipeline.build()
     assert report.ran == [] and report.rendered == [] and "tiny-b/gradient_diagram" in report.reused
     assert gif.stat().st_mtime_ns == before
     script = built / "experiments" / "tiny-b.py"
     script.write_text(script.read_text().replace("'Tiny B'", "'Tiny B, renamed'"))
-    report = site.build()
+    report = pipeline.build()
     assert report.ran == [] and {r.split("/")[0] for r in report.rendered} == {"tiny-b"}
     assert "tiny-b/gradient_diagram" in report.rendered and "tiny-a/gradient_diagram" in report.reused
     assert "Tiny B, renamed" in (built / "site" / "index.html").read_text()
 
 
 def test_clean_runs_and_renders_everything_again(built):
-    report = site.build(clean=True)
+    report = pipeline.build(clean=True)
     assert sorted(report.ran) == ["tiny-a", "tiny-b"] and report.reused == []
     assert {"tiny-a/gradient_diagram", "tiny-b/gradient_diagram"} <= set(report.rendered)
 
 
 def test_a_no_op_build_imports_neither_torch_nor_a_figure(built):
-    code = ("import sys; from reportgen import site; r = site.build(); assert r.reused and not r.rendered, r; "
-            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('reportgen.figures.')))")
+    code = ("import sys; from reportgen import pipeline; r = pipeline.build(); assert r.reused and not r.rendered, r; "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('reportgen.draw.figures.')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=built,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     assert done.returncode == 0, done.stderr
@@ -101,12 +102,12 @@ def test_a_figure_key_follows_the_code_it_imports(tmp_path, monkeypatch):
     for name, text in files.items():
         (pkg / name).parent.mkdir(parents=True, exist_ok=True)
         (pkg / name).write_text(text)
-    monkeypatch.setattr(site, "PACKAGE", pkg)
-    before = site.code_hash(pkg / "figures" / "f.py")
+    monkeypatch.setattr(cache, "PACKAGE", pkg)
+    before = cache.code_hash(pkg / "figures" / "f.py")
     for name, follows in (("unused.py", False), ("__init__.py", False), ("a.py", True), ("b.py", True),
                           ("c.py", True), ("figures/__init__.py", True)):
         (pkg / name).write_text(files[name] + "\n# edited\n")
-        now = site.code_hash(pkg / "figures" / "f.py")
+        now = cache.code_hash(pkg / "figures" / "f.py")
         assert (now != before) == follows, name
         before = now
 
@@ -115,7 +116,7 @@ def test_a_failing_build_leaves_the_previous_site(built):
     before = (built / "site" / "index.html").read_text()
     (built / "experiments" / "tiny-b.py").write_text("EXPERIMENT = oops")
     with pytest.raises(Exception, match="tiny-b.py"):
-        site.build()
+        pipeline.build()
     assert (built / "site" / "index.html").read_text() == before
     assert not (built / ".site.new").exists()
 
@@ -133,7 +134,7 @@ def test_an_exception_inside_a_figure_leaves_the_previous_site(built, monkeypatc
 
     monkeypatch.setattr(GradientDiagram, "update", update)
     with pytest.raises(ZeroDivisionError, match="a bug in a figure"):
-        site.build()
+        pipeline.build()
     assert {p: p.read_bytes() for p in (built / "site").rglob("*") if p.is_file()} == files
     assert not (built / ".site.new").exists() and not (built / ".site.old").exists()
 
@@ -146,7 +147,7 @@ def test_user_templates_override_a_page_a_block_or_the_base(built):
     (user / "base.html").write_text(
         '{% extends "reportgen/base.html" %}{% block footer %}<footer>Our lab</footer>{% endblock %}')
     (user / "about.html").write_text('{% extends "base.html" %}{% block content %}<h1>Ours</h1>{% endblock %}')
-    site.build()
+    pipeline.build()
     out = built / "site"
     page = (out / "tiny-b" / "index.html").read_text()
     assert '<p id="mine">' in page and "Final metrics" not in page  # the block replaced...
@@ -157,26 +158,28 @@ def test_user_templates_override_a_page_a_block_or_the_base(built):
 
 
 @pytest.mark.slow
-def test_an_installed_wheel_finds_its_templates(project, tmp_path):
+def test_an_installed_wheel_finds_its_templates_and_its_kernel(project, tmp_path):
     repo = Path(__file__).resolve().parent.parent
     wheel_dir, target = tmp_path / "wheel", tmp_path / "target"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
                     str(wheel_dir), str(repo)], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
                     *map(str, wheel_dir.glob("*.whl"))], check=True)
-    code = ("import reportgen.site as s; from pathlib import Path; d = s.template_dirs(None)[-1];"
+    code = ("import reportgen.site.templates as s; from pathlib import Path; d = s.template_dirs(None)[-1];"
             "assert 'target' in str(d), d; print(sorted(p.name for p in Path(d).iterdir()))")
     out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(target), "PATH": ""},
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "base.html" in out.stdout and "experiment.html" in out.stdout
+    kernel = target / "reportgen" / "compute" / "kernels" / "grad_stats.cpp"   # package data, not a string in Python
+    assert kernel.read_text() == (repo / "reportgen" / "compute" / "kernels" / "grad_stats.cpp").read_text()
 
 
 def test_a_figure_with_options_is_drawn_beside_the_plain_one(built):
     script = built / "experiments" / "tiny-b.py"
     script.write_text(script.read_text().replace(
         'figures=("gradient_diagram",)', 'figures=("gradient_diagram", "gradient_diagram(per_step=True, loss_panel=False)")'))
-    report = site.build((built / "experiments",), built / "runs", built / "site", templates=None)
+    report = pipeline.build((built / "experiments",), built / "runs", built / "site", templates=None)
     assert report.ran == [] and report.rendered == ["tiny-b/gradient_diagram-per_step-no_loss_panel"]
     assert "tiny-b/gradient_diagram" in report.reused
     out = built / "site" / "tiny-b"

@@ -4,7 +4,8 @@ import urllib.request
 
 from click.testing import CliRunner
 
-from reportgen import serve, site
+from reportgen import pipeline
+from reportgen.site import serve
 from reportgen.cli import main
 
 
@@ -25,7 +26,7 @@ def test_serve_rebuilds_on_change_and_keeps_the_last_good_site(built):
 
     def rebuild():
         try:
-            site.build()
+            pipeline.build()
         except Exception as e:
             built_ok.append(e)
             return False

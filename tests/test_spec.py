@@ -1,13 +1,13 @@
 """Experiment scripts: every bad input gets one line naming the file, the field, the value and what is allowed."""
 import pytest
 
-from reportgen import spec
-from reportgen.spec import MLP, Adam, Experiment, LeakyReLU, SpecError
+from reportgen.declare import Adam, Experiment, LeakyReLU, MLP, SpecError, config
+from reportgen.declare.load import load
 
 
 def write(tmp_path, body, name="exp.py"):
     path = tmp_path / name
-    path.write_text("from reportgen.spec import *\n" + body)
+    path.write_text("from reportgen.declare import *\n" + body)
     return path
 
 
@@ -29,7 +29,7 @@ def write(tmp_path, body, name="exp.py"):
 ])
 def test_bad_scripts_get_one_line(tmp_path, body, words):
     with pytest.raises(SpecError) as e:
-        spec.load(write(tmp_path, body))
+        load(write(tmp_path, body))
     message = str(e.value)
     assert "\n" not in message
     for w in words:
@@ -38,31 +38,31 @@ def test_bad_scripts_get_one_line(tmp_path, body, words):
 
 def test_overrides_are_type_checked_like_the_script():
     exp = Experiment(name="a", model=MLP(depth=16))
-    assert spec.override(exp, "model.depth=80").model.depth == 80
-    assert spec.override(exp, "model.activation=LeakyReLU(negative_slope=2)").model.activation == LeakyReLU(negative_slope=2)
-    assert spec.override(exp, "optimizer.lr=(3e-5, 3e-6)").optimizer.lr == (3e-5, 3e-6)
+    assert config.override(exp, "model.depth=80").model.depth == 80
+    assert config.override(exp, "model.activation=LeakyReLU(negative_slope=2)").model.activation == LeakyReLU(negative_slope=2)
+    assert config.override(exp, "optimizer.lr=(3e-5, 3e-6)").optimizer.lr == (3e-5, 3e-6)
     for bad, words in [("model.depth=-3", "MLP.depth = -3"), ("model.depth=2.5", "expected int"),
                        ("model.dpth=3", "no field 'dpth'"), ("optimizer.lr=0", "Adam.lr = 0"), ("depth", "FIELD=VALUE")]:
         with pytest.raises(SpecError, match=words.replace("(", r"\(")):
-            spec.override(exp, bad)
+            config.override(exp, bad)
 
 
 def test_overrides_from_load_name_the_file(tmp_path):
     path = write(tmp_path, "EXPERIMENT = Experiment(name='a')")
-    assert spec.load(path, ("model.depth=5",))[0].model.depth == 5
+    assert load(path, ("model.depth=5",))[0].model.depth == 5
     with pytest.raises(SpecError, match="exp.py: .*MLP.depth = 0"):
-        spec.load(path, ("model.depth=0",))
+        load(path, ("model.depth=0",))
 
 
 def test_run_id_follows_what_is_computed_not_the_words():
     a = Experiment(name="a", model=MLP(depth=80, multiplier=2.37), optimizer=Adam(lr=(3e-5, 3e-6)))
-    assert spec.run_id(a) == spec.run_id(Experiment(name="a", model=MLP(depth=80, multiplier=2.37),
+    assert config.run_id(a) == config.run_id(Experiment(name="a", model=MLP(depth=80, multiplier=2.37),
                                                     optimizer=Adam(lr=(3e-5, 3e-6))))
-    assert spec.run_id(a) == spec.run_id(spec.override(a, "title='New words'"))
-    assert spec.run_id(a) != spec.run_id(spec.override(a, "model.depth=81"))
-    assert spec.run_id(a) != spec.run_id(spec.override(a, "seed=1"))
+    assert config.run_id(a) == config.run_id(config.override(a, "title='New words'"))
+    assert config.run_id(a) != config.run_id(config.override(a, "model.depth=81"))
+    assert config.run_id(a) != config.run_id(config.override(a, "seed=1"))
 
 
 def test_config_round_trips():
     a = Experiment(name="a", model=MLP(activation=LeakyReLU(negative_slope=2.25)), tags=("x", "y"))
-    assert spec.from_dict(spec.to_dict(a)) == a
+    assert config.from_dict(config.to_dict(a)) == a

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from reportgen import stats
-from reportgen.stats import PERCENTS, STATS, global_norm, grad_stats
+from reportgen.compute import stats
+from reportgen.compute.stats import PERCENTS, STATS, global_norm, grad_stats
 
 PLAIN = ("-DPLAIN", "-fno-openmp")   # the kernel as built without AVX2 or OpenMP (another machine's)
 LOGS = [STATS.index(f"q{p:02d}") if p != 50 else STATS.index("median") for p in PERCENTS]

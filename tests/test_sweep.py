@@ -6,19 +6,18 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from reportgen import project, site, spec
-from reportgen.style import Style
-from reportgen.figures.gradient_diagram import by_frame
-from reportgen.figures.sweep_grid import SweepGrid
-from reportgen.spec import SGD, MLP, Experiment, LeakyReLU, Record, Synthetic, Tanh
-from reportgen.sweep import Sweep
+from reportgen import declare as spec, pipeline
+from reportgen.declare import Experiment, LeakyReLU, MLP, Record, SGD, Sweep, Synthetic, Tanh, config
+from reportgen.draw.style import Style
+from reportgen.store import entries
+from reportgen.draw.figures.gradient_diagram import by_frame
+from reportgen.draw.figures.sweep_grid import SweepGrid
 
 BASE = Experiment(name="base", model=MLP(depth=3, width=8), optimizer=SGD(lr=0.1, momentum=0.9), epochs=4,
                   data=Synthetic(n_train=64, n_test=16, shape=(1, 4, 4), classes=3), batch_size=16,
                   record=Record(every=1, snapshots=0))
 SCRIPT = """
-from reportgen.spec import *
-from reportgen.sweep import Sweep
+from reportgen.declare import *
 EXPERIMENT = Sweep(
     name="lr-depth", title="lr x depth", base={base!r},
     grid={{"optimizer.lr": (0.01, 1000.0), "model.depth": (2, 3)}},
@@ -34,11 +33,11 @@ def test_members_are_the_base_with_each_combination_set():
                                          "sw.lr-0.1-0.01_activationtanh",
                                          "sw.lr-0.1-0.01_activationleakyrelu-negative-slope-2"]
     assert members[3].title == "sw: lr (0.1, 0.01), activation LeakyReLU(negative_slope=2)"
-    expected = spec.override(spec.override(BASE, "optimizer.lr=(0.1, 0.01)"),
+    expected = config.override(config.override(BASE, "optimizer.lr=(0.1, 0.01)"),
                              "model.activation=LeakyReLU(negative_slope=2)")
-    assert spec.override(spec.override(members[3], "name='base'"), "title=''") == expected
-    assert len({spec.run_id(m) for m in members}) == 4
-    assert spec.from_dict(spec.to_dict(sweep)) == sweep
+    assert config.override(config.override(members[3], "name='base'"), "title=''") == expected
+    assert len({config.run_id(m) for m in members}) == 4
+    assert config.from_dict(config.to_dict(sweep)) == sweep
 
 
 @pytest.mark.parametrize("grid, message", [
@@ -59,15 +58,15 @@ def built(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sweep")
     (folder / "experiments").mkdir()
     (folder / "experiments" / "lr-depth.py").write_text(textwrap.dedent(SCRIPT.format(base=BASE)))
-    site.build([folder / "experiments"], folder / "runs", folder / "site", Style(fps=20), templates=None, jobs=1)
-    [entry] = project.entries([folder / "experiments"], folder / "runs")
+    pipeline.build([folder / "experiments"], folder / "runs", folder / "site", Style(fps=20), templates=None, jobs=1)
+    [entry] = pipeline.gather([folder / "experiments"], folder / "runs")
     return folder, entry
 
 
 def test_a_diverged_run_stops_is_marked_and_the_sweep_goes_on(built):
     _, entry = built
     assert entry.run.status["state"] == "complete"
-    members = {m.name: m for m in project.members(entry)}
+    members = {m.name: m for m in entries.members(entry)}
     for name, m in members.items():
         status = m.run.status
         if m.experiment.optimizer.lr == 1000.0:
@@ -80,7 +79,7 @@ def test_a_diverged_run_stops_is_marked_and_the_sweep_goes_on(built):
             assert status["state"] == "complete" and status["step"] == 16
     a = entry.run.arrays()
     assert sorted(a["state"]) == ["complete", "complete", "diverged", "diverged"]
-    assert list(a["names"]) == [m.run.path.name for m in project.members(entry)]
+    assert list(a["names"]) == [m.run.path.name for m in entries.members(entry)]
 
 
 def test_the_sweep_figure_crosses_out_diverged_cells(built):
@@ -101,7 +100,7 @@ def test_the_sweep_has_a_page_listing_its_runs_and_no_cards_for_them(built):
     index = (folder / "site" / "index.html").read_text()
     assert index.count('class="card"') == 1 and "lr-depth/index.html" in index
     page = (folder / "site" / "lr-depth" / "index.html").read_text()
-    for m in project.members(entry):
+    for m in entries.members(entry):
         assert f'href="../{m.name}/index.html"' in page
         member = (folder / "site" / m.name / "index.html").read_text()
         assert 'href="../lr-depth/index.html"' in member  # back to its sweep

@@ -4,11 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reportgen import data, models, train
-from reportgen.record import Recorder
-from reportgen.rundir import Run
-from reportgen.spec import MLP, SGD, Adam, Experiment, LeakyReLU, Record, Synthetic
-from reportgen.rundir import STATS
+from reportgen.compute import data, models, train
+from reportgen.compute.steplog import StepLog as Recorder
+from reportgen.declare import Adam, Experiment, LeakyReLU, MLP, Record, SGD, Synthetic
+from reportgen.store.rundir import Run, STATS
 
 TINY = Synthetic(n_train=96, n_test=32, shape=(1, 8, 8), classes=4)
 

@@ -1,0 +1,15 @@
+"""What a user declares: `from reportgen.declare import Experiment, MLP, ...` (or `from reportgen import ...`)."""
+from .data import CIFAR10, CIFAR100, MNIST, Data, FashionMNIST, Synthetic
+from .demos import CityMDS, Demo, LayerCompression, NewtonField, OptimizerRace, Racer, SVDCompression
+from .experiment import Experiment, Landscape, Record, Recorded
+from .model import CNN, GELU, MLP, Activation, Identity, LeakyReLU, Model, ReLU, Tanh
+from .optim import (SGD, Adam, AdamW, Clip, Cosine, Cyclic, LinearDecay, Optimizer, Schedule, StepDecay, Warmup,
+                    WarmupCooldown)
+from .spec import SpecError
+from .sweep import Sweep
+
+__all__ = ["CIFAR10", "CIFAR100", "CNN", "GELU", "MLP", "MNIST", "SGD", "Activation", "Adam", "AdamW", "CityMDS",
+           "Clip", "Cosine", "Cyclic", "Data", "Demo", "Experiment", "FashionMNIST", "Identity", "Landscape",
+           "LayerCompression", "LeakyReLU", "LinearDecay", "Model", "NewtonField", "Optimizer", "OptimizerRace",
+           "Racer", "ReLU", "Record", "Recorded", "SVDCompression", "Schedule", "SpecError", "StepDecay", "Sweep",
+           "Synthetic", "Tanh", "Warmup", "WarmupCooldown"]

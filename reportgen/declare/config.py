@@ -1,0 +1,74 @@
+"""Declarations as data: `--set` overrides, plain JSON configs and back, and run ids."""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+from dataclasses import fields, replace
+from typing import Any
+
+from .spec import SPECS, SpecError
+
+
+# ---- overrides, configs and ids ------------------------------------------------------------------
+def override(obj, assignment: str):
+    """Apply one `a.b=value` to a spec; the value is a Python literal or a spec call like Tanh()."""
+    path, sep, text = assignment.partition("=")
+    if not sep or not path.strip():
+        raise SpecError(f"--set {assignment!r}: expected FIELD=VALUE, e.g. model.depth=80")
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        try:  # spec constructors such as LeakyReLU(negative_slope=2); nothing else is in scope
+            value = eval(text, {"__builtins__": {}}, dict(SPECS))  # noqa: S307 - the user's own command line
+        except SpecError:
+            raise
+        except Exception:
+            value = text  # a bare word is a string
+    return _set(obj, path.strip().split("."), value, path.strip())
+
+
+def _set(obj, keys: list[str], value, path: str):
+    if not dataclasses.is_dataclass(obj) or keys[0] not in {f.name for f in fields(obj)}:
+        allowed = ", ".join(f.name for f in fields(obj)) if dataclasses.is_dataclass(obj) else "none"
+        raise SpecError(f"--set {path}: {type(obj).__name__} has no field '{keys[0]}' (allowed: {allowed})")
+    if len(keys) > 1:
+        value = _set(getattr(obj, keys[0]), keys[1:], value, path)
+    return replace(obj, **{keys[0]: value})
+
+
+def to_dict(obj) -> Any:
+    """A spec as plain JSON-able data, each object tagged with its class name."""
+    if dataclasses.is_dataclass(obj):
+        return {"type": type(obj).__name__, **{f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}}
+    if isinstance(obj, (tuple, list)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def from_dict(data: Any) -> Any:
+    """The inverse of `to_dict`."""
+    if isinstance(data, dict) and "type" in data:
+        cls = SPECS.get(data["type"])
+        if cls is None:
+            raise SpecError(f"unknown type {data['type']!r} in a stored config")
+        plain = getattr(cls, "PLAIN", ())
+        return cls(**{k: v if k in plain else from_dict(v) for k, v in data.items() if k != "type"})
+    if isinstance(data, list):
+        return tuple(from_dict(v) for v in data)
+    if isinstance(data, dict):
+        return {k: from_dict(v) for k, v in data.items()}
+    return data
+
+
+# Fields that change what a run computes. Words and figure choices do not: editing a title must not retrain.
+PRESENTATION = ("title", "description", "tags", "figures")
+
+
+def run_id(obj) -> str:
+    """A short hash of everything that decides what the run computes."""
+    data = {k: v for k, v in to_dict(obj).items() if k not in PRESENTATION}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]

@@ -1,0 +1,107 @@
+"""The training run a script declares, what it records, and runs recorded by a user's own loop."""
+from __future__ import annotations
+
+import re
+from dataclasses import field
+from typing import Any
+
+from .data import Data, Synthetic
+from .model import MLP, Model
+from .optim import Adam, Clip, Optimizer, Schedule
+from .spec import require, spec
+
+
+# ---- recording -----------------------------------------------------------------------------------
+@spec
+class Record:
+    """How often to measure. `every=0` chooses the gradient-log interval from `disk_mb`."""
+    every: int = 0
+    disk_mb: float = 20.0
+    snapshots: int = 16          # weight snapshots per epoch in the first epoch ("preparatory phase")
+    snapshot_every: int = 1      # then one every this many epochs
+    checkpoint_every: int = 1    # epochs
+
+    def check(self):
+        require(self.every >= 0, self, "every", "0 (automatic) or a number of steps >= 1")
+        require(self.disk_mb > 0, self, "disk_mb", "a number of megabytes > 0")
+        require(self.snapshots >= 0, self, "snapshots", "an integer >= 0")
+        require(self.snapshot_every >= 1, self, "snapshot_every", "an integer >= 1")
+        require(self.checkpoint_every >= 1, self, "checkpoint_every", "an integer >= 1")
+
+
+@spec
+class Landscape:
+    """Loss landscapes and trajectory projections, computed once training ends (reportgen/projection.py)
+    from the weight snapshots and stored in the run. Lines L(θ + a·d1) and planes L(θ + a·d1 + b·d2) for
+    a, b in [-span, span], d1 and d2 seeded Gaussian directions normalised per filter / per layer / not
+    ("none"; Li et al. 2018), around the final weights, the initial and final ("ends"), or every epoch's;
+    the trajectory's PCA plane, spanning the path; `samples` of each split; 0 points: no line / plane."""
+    directions: str = "filter"
+    include_1d: bool = False     # biases and normalisation parameters move too (else a zero direction)
+    line: int = 41               # points along a line (train and held-out samples)
+    plane: int = 15              # points along each side of a plane (train samples)
+    span: float = 1.0
+    pca_plane: bool = True       # the loss over the trajectory's PCA plane, for the path to move over
+    around: str = "epochs"
+    samples: int = 256
+    recompute_bn: bool = False   # batch norm with each point's own batch statistics, not the stored ones
+    seed: int = 0
+
+    def check(self):
+        require(self.directions in ("filter", "layer", "none"), self, "directions", "filter, layer or none")
+        require(self.line == 0 or self.line >= 3, self, "line", "0 (none) or an integer >= 3")
+        require(self.plane == 0 or self.plane >= 3, self, "plane", "0 (none) or an integer >= 3")
+        require(self.span > 0, self, "span", "a number > 0")
+        require(self.around in ("final", "ends", "epochs"), self, "around", "final, ends or epochs")
+        require(self.samples >= 1, self, "samples", "an integer >= 1")
+
+
+
+
+# ---- the experiment ------------------------------------------------------------------------------
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+DEVICES = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+@spec
+class Experiment:
+    """A training run: the model, its data and optimizer, how long, what to record and draw."""
+    name: str
+    title: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    model: Model = MLP()
+    data: Data = Synthetic()
+    optimizer: Optimizer = Adam()
+    schedule: Schedule | None = None
+    clip: Clip | None = None
+    epochs: int = 10
+    batch_size: int = 128
+    seed: int = 0
+    device: str = "auto"
+    record: Record = Record()
+    landscape: Landscape | None = None
+    # the tuning playbook's diagnostics come by default: gradient norm and learning rate beside the loss
+    figures: tuple[str, ...] = ("gradient_diagram", "grad_norm", "lr_schedule")
+
+    def check(self):
+        require(bool(NAME.match(self.name)), self, "name", "lower-case letters, digits, '.', '_', '-'")
+        require(self.epochs >= 1, self, "epochs", "an integer >= 1")
+        require(self.batch_size >= 1, self, "batch_size", "an integer >= 1")
+        require(bool(DEVICES.match(self.device)), self, "device", "auto, cpu, mps, cuda or cuda:N")
+
+
+@spec
+class Recorded:
+    """A run that a user's own training loop recorded with `reportgen.Recorder`: no script; `config` is the
+    dict the loop gave, kept as plain JSON data (`from_dict` leaves it alone: a "type" key in it is data)."""
+    name: str
+    title: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    config: dict[str, Any] = field(default_factory=dict)
+    figures: tuple[str, ...] = ("gradient_diagram",)
+    PLAIN = ("config",)
+
+    def check(self):
+        require(bool(NAME.match(self.name)), self, "name", "lower-case letters, digits, '.', '_', '-'")
