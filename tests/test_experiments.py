@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reportgen import declare as spec, pipeline
+from reportgen import declare as spec
 from reportgen.compute import execute as project
 from reportgen.declare import CityMDS, LayerCompression, NewtonField, OptimizerRace, SVDCompression, Sweep, config
 from reportgen.declare.load import load

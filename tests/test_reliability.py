@@ -15,7 +15,6 @@ import torch
 
 from reportgen import declare as spec
 from reportgen.compute import execute as project, train
-from reportgen.declare import *
 from reportgen.declare import config
 from reportgen.declare.load import load
 from reportgen.draw import figures

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from reportgen.declare import Experiment, MLP
-from reportgen.store import io, rundir
+from reportgen.store import io
 from reportgen.store.io import RunError
 from reportgen.store.rundir import Run
 

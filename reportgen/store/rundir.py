@@ -35,7 +35,7 @@ import numpy as np
 
 from ..declare import config as declared
 from ..declare.spec import SpecError
-from .io import RunError, read_json, read_npy, read_npz, write_json, write_npy, write_npz
+from .io import RunError, read_json, read_npz, write_json, write_npy, write_npz
 from .lock import lock
 
 FORMAT = 1
