@@ -46,7 +46,7 @@ def _kernel(*flags: str) -> ctypes.CDLL | None:
             done.check_returncode()
             os.replace(tmp, path)
         except (OSError, subprocess.SubprocessError) as e:
-            warnings.warn(f"reportgen.stats: no C++ kernel ({e}); CPU gradient statistics fall back to a "
+            warnings.warn(f"reportgen.compute.stats: no C++ kernel ({e}); CPU gradient statistics fall back to a "
                           "slow torch sort", RuntimeWarning)
             return None
     lib = ctypes.CDLL(str(path))

@@ -1,4 +1,4 @@
-"""The training loop: device, seeds, data kept on the device, resume from checkpoints, divergence."""
+"""The training loop: data kept on the device, resume from checkpoints, clipping, divergence."""
 from __future__ import annotations
 
 import copy
