@@ -23,6 +23,7 @@ from reportgen.store.entries import Entry
 from reportgen.store.io import RunError, read_npy, read_npz
 from reportgen.store.lock import Busy, lock
 from reportgen.store.rundir import Run
+from tests.crash import files, same
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -45,27 +46,10 @@ def cli(folder: Path, *args) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def same(a, b) -> bool:
-    """Equal nested checkpoint contents: tensors, arrays, dicts, lists, numbers (NaN equal to NaN)."""
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, torch.Tensor):
-        return torch.equal(a, b)
-    if isinstance(a, np.ndarray):
-        return np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
-    return a == b or (a != a and b != b)
-
-
 def epoch(path: Path) -> int:
     """The epoch a run's status reports; -1 before there is one."""
     status = path / "status.json"
     return json.loads(status.read_text())["epoch"] if status.exists() else -1
-
-
-def files(run: Run) -> dict[str, Path]:
-    return {str(p.relative_to(run.path)): p for p in sorted(run.path.rglob("*")) if p.is_file()}
 
 
 def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
@@ -92,7 +76,7 @@ def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_pa
     assert done.wait(timeout=120) == 0, done.stderr.read()
     run = Run(killed)
     assert run.status["state"] == whole.status["state"] == "complete"
-    ours, theirs = files(run), files(whole)
+    ours, theirs = files(run.path), files(whole.path)
     assert ours.keys() == theirs.keys()  # no temporary file left behind, nothing missing
     for name, path in ours.items():
         if name.endswith(".npz"):
@@ -147,8 +131,8 @@ def test_a_locked_run_or_site_names_the_holder(tmp_path):
 
 DIVERGE = spec.Experiment(name="boom", model=spec.MLP(depth=3, width=16, activation=spec.LeakyReLU(negative_slope=2)),
                           data=spec.Synthetic(n_train=64, n_test=16, shape=(1, 8, 8), classes=4),
-                          optimizer=spec.SGD(lr=1e4), epochs=4, batch_size=16, record=spec.Record(every=1),
-                          figures=("gradient_diagram", "grad_norm", "lr_schedule"))
+                          optimizer=spec.SGD(lr=1e4), epochs=4, batch_size=16, record=spec.Record(every=1, snapshots=4),
+                          figures=("gradient_diagram", "grad_norm", "lr_schedule", "weight_spectrum"))
 
 
 def test_divergence_keeps_the_logs_and_the_figures_draw_up_to_its_step(tmp_path):
@@ -158,6 +142,10 @@ def test_divergence_keeps_the_logs_and_the_figures_draw_up_to_its_step(tmp_path)
     assert status["state"] == "diverged" and f"at step {status['step']}" in status["message"]
     e = run.epochs()
     assert len(e["step"]) >= status["step"] and np.isfinite(e["grad_norm"][:status["step"] - 1]).all()
+    kept, written = run.trajectory(), run.snapshots()
+    assert not np.isfinite(read_npy(written[-1][1])).all()  # after the divergence the weights are NaN...
+    assert kept == [(s, p) for s, p in written if s < status["step"]] and len(kept) >= 2  # ...and not drawn
+    assert all(np.isfinite(read_npy(p)).all() for _, p in kept)
     for name in DIVERGE.figures:
         written = figures.render(run, name, tmp_path / "out" / name, Style(), jobs=1)
         assert all(p.stat().st_size > 0 for p in written.values()), name
@@ -210,3 +198,29 @@ def test_kill_9_during_a_landscape_then_resume_equals_an_uninterrupted_one(tmp_p
     assert done == sorted(set(done)) and done[-1] < whole.size, done  # each kill came mid-way
     subprocess.run([sys.executable, "plane.py", str(cache), "out.npy"], cwd=tmp_path, env=env, check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), whole)
+
+
+def test_a_run_finished_by_another_process_while_waiting_is_not_opened_again(tmp_path):
+    """A second `run` decides it must run, then the first finishes and drops the lock: once it holds the
+    lock, it must see the run finished and leave every file as it is."""
+    entry = Entry(DIVERGE, Path("x.py"), Run(tmp_path / "boom"))
+    assert project.execute(entry) == "diverged"
+    before = {name: p.read_bytes() for name, p in files(entry.run.path).items()}
+    assert project.execute(entry) == "diverged"
+    assert {name: p.read_bytes() for name, p in files(entry.run.path).items()} == before
+
+
+def test_a_failures_error_txt_goes_once_the_run_completes(tmp_path, monkeypatch):
+    exp = config.override(DIVERGE, "optimizer.lr=0.01")
+    entry = Entry(exp, Path("x.py"), Run(tmp_path / "fails-once"))
+
+    def broken(*args):
+        raise RuntimeError("CUDA error: an illegal memory access, say")
+    with monkeypatch.context() as patch:
+        patch.setattr(train, "forward_backward", broken)
+        with pytest.raises(RuntimeError, match="illegal memory access"):
+            project.execute(entry)
+    assert entry.run.status["state"] == "failed" and (entry.run.path / "error.txt").exists()
+    assert project.execute(entry) == "complete"
+    assert not (entry.run.path / "error.txt").exists()
+

@@ -13,16 +13,21 @@ from .runners import RUNNERS
 
 def execute(entry: Entry, progress=None, clean: bool = False) -> str:
     """Run (or resume) one experiment, holding its run's lock (`clean`: from scratch); a crash marks the
-    run failed, keeps the traceback in error.txt and is re-raised."""
+    run failed, keeps the traceback in error.txt and is re-raised. Whether the run is needed is decided
+    again once the lock is held: a process that waited for another may find the run finished by it."""
     fn = RUNNERS[type(entry.experiment)]
     with entry.run.lock():
         if clean and entry.run.path.exists():
             shutil.rmtree(entry.run.path)
+        elif not needs_run(entry):
+            return entry.run.status["state"]
         entry.run.remove_leftovers()
         if entry.run.exists():
             entry.run.meta  # noqa: B018 - refuses a run directory of another format before touching it
         try:
-            return fn(entry.experiment, entry.run, progress)
+            state = fn(entry.experiment, entry.run, progress)
+            (entry.run.path / "error.txt").unlink(missing_ok=True)  # a failure before this one is history
+            return state
         except Exception as e:
             if entry.run.exists() and not isinstance(e, RunError):  # an unreadable run is left as it is
                 with contextlib.suppress(OSError):  # a full disk must not hide the error that stopped the run

@@ -16,9 +16,10 @@ def run_training(exp: Experiment, run, progress=None) -> str:
     run stays "running" until the landscape is stored: a killed run resumes there, its grids cached."""
     from .projection import compute
     from .train import train
-    state = train(exp, run, progress)
-    if state != "complete" or exp.landscape is None:
-        return state
+    if exp.landscape is None:
+        return train(exp, run, progress)
+    if train(exp, run, progress, final="running") != "complete":
+        return "diverged"
     status = run.status
     run.set_status("running", status["epoch"], status["step"], "computing the loss landscape")
     compute(exp, run)

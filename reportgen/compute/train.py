@@ -143,7 +143,7 @@ def resume(run: Run, model, opt, sched, order) -> tuple[int, float | None]:
     if run.checkpoint.exists():
         state = run.read_checkpoint()
         restore(state, model, opt, sched, order)
-    for f in run.epoch_files():
+    for f in reversed(run.epoch_files()):  # from the last: a kill in between leaves no gap
         if int(f.stem) > state["epoch"]:
             f.unlink()
     for s, p in run.snapshots():
