@@ -1,7 +1,6 @@
 """The `reportgen` command: a thin Click shell; each command parses its options, then calls one function."""
 from __future__ import annotations
 
-import errno
 import functools
 import sys
 from pathlib import Path
@@ -22,10 +21,6 @@ def user_errors() -> tuple[type[BaseException], ...]:
             FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
 
 
-# the disk's errors, not the program's: a full or read-only disk, or a folder the user may not write
-DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
-
-
 def command(fn):
     """Turn user errors into one line on stderr and a non-zero exit; --debug shows the traceback."""
     @functools.wraps(fn)
@@ -33,6 +28,7 @@ def command(fn):
         try:
             return fn(*args, **kwargs)
         except Exception as e:
+            from .store.io import DISK_ERRORS
             users = isinstance(e, user_errors()) or (isinstance(e, OSError) and e.errno in DISK_ERRORS)
             if not users or click.get_current_context().find_root().params.get("debug"):
                 raise
@@ -157,27 +153,34 @@ def site_options(fn):
 @main.command()
 @site_options
 @click.option("--clean", is_flag=True, help="Run, render and write everything again.")
+@click.option("--strict", is_flag=True, help="A figure that fails keeps the last site instead of being shown failed.")
 @command
-def build(paths, runs, preset, theme, fps, jobs, out, templates, clean):
-    """Run what is missing, render what changed, write the site (the main job)."""
-    build_site(paths, runs, make_style(preset, theme, fps), jobs, out, templates, clean)
+def build(paths, runs, preset, theme, fps, jobs, out, templates, clean, strict):
+    """Run what is missing, render what changed, write the site (the main job). A figure that cannot be
+    drawn is shown failed on its page, the rest is written, and the command exits 1."""
+    if build_site(paths, runs, make_style(preset, theme, fps), jobs, out, templates, clean, strict):
+        sys.exit(1)
 
 
-def build_site(paths, runs, style, jobs, out, templates, clean=False) -> None:
-    """`reportgen build`'s work, also what `reportgen serve` does on every change."""
+def build_site(paths, runs, style, jobs, out, templates, clean=False, strict=False) -> list[str]:
+    """`reportgen build`'s work, also what `reportgen serve` does on every change; the failures, printed."""
     from . import pipeline
     from .store.entries import needs_run
     entries = pipeline.gather(paths or ("experiments",), runs)
     todo = [e for e in entries if needs_run(e, clean)]
     bar = steps_bar(todo, "training") if todo else None
     report = pipeline.build(paths or ("experiments",), runs, out, style, clean, jobs,
-                        templates, progress=bar.update if bar else None, entries=entries)
+                            templates, progress=bar.update if bar else None, entries=entries, strict=strict)
     if bar:
         bar.render_finish()
     click.echo(f"site: {out}/index.html — {len(entries)} experiments; ran {len(report.ran)}, "
-               f"rendered {len(report.rendered)} figures, reused {len(report.reused)}", err=True)
+               f"rendered {len(report.rendered)} figures, reused {len(report.reused)}"
+               + (f", {len(report.failed)} FAILED (shown failed on their pages)" if report.failed else ""), err=True)
     for line in report.skipped:
         click.echo(f"skipped {line}", err=True)
+    for line in report.failed:
+        click.echo(f"failed {line}", err=True)
+    return report.failed
 
 
 @main.command(name="list")

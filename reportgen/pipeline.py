@@ -59,10 +59,10 @@ def gather(paths: tuple[str | Path, ...], runs: Path, overrides: tuple[str, ...]
 
 def build(paths=("experiments",), runs: Path = Path("runs"), out: Path = Path("site"), style: Style = Style(),
           clean: bool = False, jobs: int | None = None, templates: Path | None = Path("templates"),
-          on_run=None, progress=None, entries: list[Entry] | None = None) -> Report:
+          on_run=None, progress=None, entries: list[Entry] | None = None, strict: bool = False) -> Report:
     """Gather the declarations, execute the runs that are missing, render what changed and write the site
     atomically. One build at a time per output folder. `entries`: those of `paths`, if the caller has
-    gathered them already (gathering runs every script)."""
+    gathered them already (gathering runs every script); `strict`: a figure that fails keeps the last site."""
     with site.writer(out):
         entries = gather(paths, Path(runs)) if entries is None else entries
         report = Report()
@@ -72,5 +72,5 @@ def build(paths=("experiments",), runs: Path = Path("runs"), out: Path = Path("s
                     on_run(entry)
                 execute(entry, progress, clean)
                 report.ran.append(entry.name)
-        site.write(entries, Path(out), style, clean, jobs, templates, report)
+        site.write(entries, Path(out), style, clean, jobs, templates, report, strict)
         return report

@@ -9,8 +9,10 @@ from pathlib import Path
 import imageio.v3 as iio
 import imageio_ffmpeg
 import pytest
+from click.testing import CliRunner
 
 from reportgen import pipeline
+from reportgen.cli import main
 from reportgen.site import cache
 from reportgen.draw.figures.gradient_diagram import GradientDiagram
 from tests.browser import check_links, check_no_local_paths
@@ -49,6 +51,27 @@ def test_titles_from_scripts_are_escaped_and_no_local_paths_leak(built_once):
         text = page.read_text()
         assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert check_no_local_paths(out, extra=[built_once]) == []
+
+
+def test_a_runs_failure_and_data_roots_show_no_machine_paths(built):
+    import torch.nn.functional as F
+
+    import reportgen
+    from tests.loops import batch, mlp
+    model, (x, y) = mlp(), batch()
+    home, here = Path.home(), Path.cwd()
+    loop = {"data_root": str(here / "data" / "cifar"), "cache": str(home / ".cache" / "ours")}
+    with pytest.raises(FileNotFoundError):
+        with reportgen.Recorder(model, "runs/own-loop", loop, every=1) as rec:
+            F.cross_entropy(model(x), y).backward()
+            rec.step(loss=1.0)
+            open(here / "data" / "cifar" / "data_batch_1", "rb")  # the user's loop fails on its data
+    assert str(here) in rec.run.status["message"]
+    pipeline.build()
+    page = (built / "site" / "own-loop" / "index.html").read_text()
+    assert "FileNotFoundError: [Errno 2] No such file or directory: &#39;data/cifar/data_batch_1&#39;" in page
+    assert "<td>data/cifar</td>" in page and f"<td>~{os.sep}.cache{os.sep}ours</td>" in page
+    assert check_no_local_paths(built / "site", extra=[built]) == []
 
 
 def test_experiment_page_offers_downloads_and_embed_snippets(built_once):
@@ -121,22 +144,48 @@ def test_a_failing_build_leaves_the_previous_site(built):
     assert not (built / ".site.new").exists()
 
 
-def test_an_exception_inside_a_figure_leaves_the_previous_site(built, monkeypatch):
-    files = {p: p.read_bytes() for p in (built / "site").rglob("*") if p.is_file()}
-    script = built / "experiments" / "tiny-a.py"
-    script.write_text(script.read_text().replace("A tiny run for the tests.", "Changed."))
+def a_bug_in_the_gradient_diagram(monkeypatch):
     original = GradientDiagram.update
 
     def update(self, i):
-        if i == 1:  # mid-way through the first figure that is drawn again
+        if i == 1:  # mid-way through the figure
             raise ZeroDivisionError("a bug in a figure")
         original(self, i)
-
     monkeypatch.setattr(GradientDiagram, "update", update)
-    with pytest.raises(ZeroDivisionError, match="a bug in a figure"):
-        pipeline.build()
+
+
+def test_a_figure_that_fails_is_shown_failed_and_the_rest_is_written(built, monkeypatch):
+    script = built / "experiments" / "tiny-a.py"
+    script.write_text(script.read_text().replace("A tiny run for the tests.", "Changed.").replace(
+        'figures=("gradient_diagram",)', 'figures=("gradient_diagram", "grad_norm")'))
+    a_bug_in_the_gradient_diagram(monkeypatch)
+    report = pipeline.build()
+    assert report.failed == ["tiny-a/gradient_diagram: ZeroDivisionError: a bug in a figure"]
+    assert report.rendered == ["tiny-a/grad_norm"] and report.reused == ["tiny-b/gradient_diagram"]
+    page = (built / "site" / "tiny-a" / "index.html").read_text()
+    assert "Changed." in page and 'src="grad_norm.gif"' in page and 'src="gradient_diagram.gif"' not in page
+    assert "Gradient diagram: could not be drawn.</strong> ZeroDivisionError: a bug in a figure" in page
+    assert "1 failed to draw" in (built / "site" / "index.html").read_text()  # and on its card
+    assert (built / "site" / "tiny-b" / "gradient_diagram.gif").stat().st_size > 0
+    monkeypatch.undo()  # fixed: the next build draws it (a failure is never reused)
+    assert pipeline.build().rendered == ["tiny-a/gradient_diagram"]
+
+
+def test_a_strict_build_with_a_failing_figure_keeps_the_previous_site(built, monkeypatch):
+    files = {p: p.read_bytes() for p in (built / "site").rglob("*") if p.is_file()}
+    script = built / "experiments" / "tiny-a.py"
+    script.write_text(script.read_text().replace("A tiny run for the tests.", "Changed."))
+    a_bug_in_the_gradient_diagram(monkeypatch)
+    result = CliRunner().invoke(main, ["build", "--strict"])
+    assert result.exit_code == 1 and result.stderr.strip() == (
+        "error: 1 figures or runs failed, the last site is kept: tiny-a/gradient_diagram: ZeroDivisionError: "
+        "a bug in a figure"), result.stderr
     assert {p: p.read_bytes() for p in (built / "site").rglob("*") if p.is_file()} == files
     assert not (built / ".site.new").exists() and not (built / ".site.old").exists()
+    result = CliRunner().invoke(main, ["build"])  # not strict: written, the failure listed, exit 1
+    assert result.exit_code == 1 and "1 FAILED" in result.stderr and \
+        "failed tiny-a/gradient_diagram: ZeroDivisionError: a bug in a figure" in result.stderr.splitlines()
+    assert "Changed." in (built / "site" / "tiny-a" / "index.html").read_text()
 
 
 def test_user_templates_override_a_page_a_block_or_the_base(built):

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..draw import figures
 from ..draw.style import Style
 from ..store.entries import Entry, members
-from ..store.io import RunError
+from ..store.io import DISK_ERRORS, RunError
 from ..store.lock import lock
 from .cache import figure_key, read_manifest, reuse, write_manifest
 from .pages import figure_context, page, write_pages
@@ -24,10 +24,11 @@ class BuildError(Exception):
 
 @dataclass
 class Rendered:
-    """What rendering did, for the command line to print."""
+    """What rendering did, for the command line to print; `failed`: "<experiment>/<figure>: reason" lines."""
     rendered: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 def writer(out: Path):
@@ -37,10 +38,13 @@ def writer(out: Path):
 
 @contextmanager
 def staging(out: Path):
-    """Yield a fresh folder beside `out`; on success it replaces `out`, on failure `out` is untouched."""
+    """Yield a fresh folder beside `out`; on success it replaces `out`, on failure `out` is untouched. A
+    build killed between the swap's two renames left the last site as .<out>.old: it is put back first."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    stage = out.with_name(f".{out.name}.new")
+    stage, old = out.with_name(f".{out.name}.new"), out.with_name(f".{out.name}.old")
+    if old.exists() and not out.exists():
+        os.replace(old, out)
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     try:
@@ -50,7 +54,6 @@ def staging(out: Path):
         if isinstance(e, OSError) and e.filename is None:
             e.filename = str(out)  # a full disk fails in write(), which names no file: name the site
         raise
-    old = out.with_name(f".{out.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if out.exists():
         os.replace(out, old)
@@ -65,7 +68,9 @@ def site_formats(fig: figures.Figure) -> tuple[str, ...]:
 
 
 def render_figure(entry: Entry, figure: str, folder: Path, style: Style, jobs: int | None) -> dict:
-    """Render one figure into `folder`; what the manifest keeps of it (so a reuse needs no import)."""
+    """Render one figure into `folder`; what the manifest keeps of it (so a reuse needs no import). A figure
+    that cannot be drawn for this run is {"failed": one line}: it must not stop the other figures and pages.
+    A full or read-only disk stops the build: no figure can be written there."""
     name, options = figures.parse(figure)
     fig = figures.get(name)
     try:
@@ -73,48 +78,72 @@ def render_figure(entry: Entry, figure: str, folder: Path, style: Style, jobs: i
                                **options)
     except figures.Skipped as e:
         return {"skipped": str(e)}
+    except Exception as e:  # noqa: BLE001 - whatever a figure raises, the site shows it failed and goes on
+        if isinstance(e, OSError) and e.errno in DISK_ERRORS:
+            raise
+        return {"failed": one_line(e), "title": fig.title}
     return {"files": {fmt: p.name for fmt, p in written.items()}, "title": fig.title, "caption": fig.caption}
 
 
+def one_line(e: Exception) -> str:
+    """An error as the one line a page and the command line show: a run's own errors as they are."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return text if isinstance(e, RunError) else f"{type(e).__name__}: {text}".rstrip(": ")
+
 
 def render_figures(entry: Entry, stage: Path, old: Path, manifest: dict, style: Style,
-                   report: Rendered, jobs: int | None) -> list[dict]:
-    """Render (or reuse from the previous site) every figure of one experiment; return their page context."""
-    shown = []
+                   report: Rendered, jobs: int | None) -> tuple[list[dict], list[dict]]:
+    """Render (or reuse from the previous site) every figure of one experiment; return the page context of
+    those drawn, and the failed ones' {"name", "title", "reason"}. A failure is drawn again next build."""
+    shown, failed = [], []
     folder = stage / entry.name
     folder.mkdir(exist_ok=True)
     for figure in entry.experiment.figures:
-        key, label = figure_key(entry, figure, style), f"{entry.name}/{figures.stem(figure)}"
-        done = manifest.get(label, {})
-        if done.get("key") == key and reuse(done.get("files", {}), old / entry.name, folder):
-            (report.skipped if "skipped" in done else report.reused).append(done.get("skipped", label))
+        label = f"{entry.name}/{figures.stem(figure)}"
+        try:
+            key = figure_key(entry, figure, style)
+        except RunError as e:
+            key, done = None, {"failed": str(e), "title": figures.get(figures.parse(figure)[0]).title}
         else:
+            done = manifest.get(label, {})
+        if key and done.get("key") == key and "failed" not in done \
+                and reuse(done.get("files", {}), old / entry.name, folder):
+            (report.skipped if "skipped" in done else report.reused).append(done.get("skipped", label))
+        elif key:
             done = {"key": key, **render_figure(entry, figure, folder, style, jobs)}
-            (report.skipped if "skipped" in done else report.rendered).append(done.get("skipped", label))
+            if "skipped" in done:
+                report.skipped.append(done["skipped"])
+            elif "files" in done:
+                report.rendered.append(label)
         manifest[label] = done
         if "files" in done:
             shown.append(figure_context(entry, figure, done, folder, style))
-    return shown
-
-
+        elif "failed" in done:
+            report.failed.append(f"{label}: {done['failed']}")
+            failed.append({"name": figures.stem(figure), "title": done["title"], "reason": done["failed"]})
+    return shown, failed
 
 
 def write(entries: list[Entry], out: Path, style: Style = Style(), clean: bool = False, jobs: int | None = None,
-          templates: Path | None = Path("templates"), report: Rendered | None = None) -> Rendered:
+          templates: Path | None = Path("templates"), report: Rendered | None = None,
+          strict: bool = False) -> Rendered:
     """Render every entry's figures (reusing the previous site's where nothing they depend on changed) and
-    write all pages into a staging folder, then swap it in for `out`: a failed build leaves the last site."""
+    write all pages into a staging folder, then swap it in for `out`: a failed build leaves the last site.
+    A figure that fails is shown failed on its page and listed in `report.failed`; `strict`: it fails the
+    build instead, keeping the last site."""
     out, report = Path(out), report or Rendered()
-    manifest = {} if clean else read_manifest(out)
     env = jinja(templates)
     with staging(out) as stage:
+        manifest = {} if clean else read_manifest(out)
         pages = []
         # a sweep's runs get pages of their own, listed on the sweep's page instead of the gallery
         shown = [(m, None if m is e else e.name) for e in entries for m in (e, *members(e))]
         for entry, parent in shown:
-            try:
-                pages.append(page(entry, render_figures(entry, stage, out, manifest, style, report, jobs), parent))
-            except RunError as e:
-                raise BuildError(str(e)) from None
+            pages.append(page(entry, *render_figures(entry, stage, out, manifest, style, report, jobs), parent))
+            report.failed += [f"{entry.name}: {problem}" for problem in pages[-1]["problems"]]
+        if strict and report.failed:
+            raise BuildError(f"{len(report.failed)} figures or runs failed, the last site is kept: "
+                             f"{report.failed[0]}")
         for p in pages:
             p["members"] = [q for q in pages if q["parent"] == p["name"]]
         write_pages(env, stage, pages)

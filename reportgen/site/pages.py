@@ -14,7 +14,7 @@ from ..declare import config
 from ..draw import figures
 from ..draw.style import Style
 from ..store.entries import Entry
-from ..store.io import read_npz
+from ..store.io import RunError, read_npz
 
 ASSETS = ("style.css", "site.js")
 
@@ -72,18 +72,28 @@ def final_metrics(entry: Entry) -> dict[str, object]:
             **{k: v for k, v in scalars.items() if v == v}}  # test loss, test accuracy, a loop's own; no NaN
 
 
-def page(entry: Entry, shown: list[dict], parent: str | None = None) -> dict:
-    """One experiment page's context; `parent`: the sweep whose runs list it (its card is not in the gallery)."""
-    exp = entry.experiment
+def page(entry: Entry, shown: list[dict], failed: list[dict] = (), parent: str | None = None) -> dict:
+    """One experiment page's context; `failed`: its figures that could not be drawn; `parent`: the sweep whose
+    runs list it (its card is not in the gallery). A damaged file of the run is one of its `problems`,
+    shown on the page, not a build that stops."""
+    exp, problems = entry.experiment, []
+
+    def read(what, default):
+        try:
+            return what()
+        except RunError as e:
+            problems.append(str(e))
+            return default
+
+    status = read(lambda: entry.run.status, {"state": "failed", "epoch": 0, "step": 0, "message": ""})
     source = entry.script.read_text() if entry.script else ""  # a recorded run has no script
     return {"name": entry.name, "title": exp.title or entry.name, "description": exp.description,
-            "tags": exp.tags, "status": entry.run.status, "run_id": entry.run.id, "figures": shown,
+            "tags": exp.tags, "status": status, "run_id": entry.run.id, "figures": shown, "failed": list(failed),
             "config": config_rows({k: v for k, v in config.to_dict(exp).items() if k not in config.PRESENTATION}),
-            "metrics": final_metrics(entry), "env": entry.run.env,
+            "metrics": read(lambda: final_metrics(entry), {}), "env": read(lambda: entry.run.env, {}),
             "script": entry.script.name if entry.script else None,
             "source": highlight(source, PythonLexer(), HtmlFormatter(cssclass="highlight")) if source else "",
-            "parent": parent, "members": []}
-
+            "parent": parent, "members": [], "problems": problems}
 
 
 def write_pages(env: jinja2.Environment, stage: Path, pages: list[dict]) -> None:

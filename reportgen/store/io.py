@@ -1,6 +1,7 @@
 """Atomic writes (a temporary file renamed into place) and reads that name the damaged file."""
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -9,6 +10,10 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+
+# the disk's errors, not the program's: a full or read-only disk, or a folder the user may not write
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 class RunError(Exception):
