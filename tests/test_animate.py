@@ -114,6 +114,23 @@ def test_a_failure_leaves_no_partial_file(tmp_path, jobs, fail_at):
     assert (tmp_path / "bar.gif").read_bytes() == b"old"
 
 
+def test_what_a_killed_render_left_goes_with_the_next_render_and_a_live_ones_stays(tmp_path):
+    code = ("import sys; from functools import partial; from tests.test_animate import Bar, FAST; "
+            "from reportgen.draw.animate import render; render(partial(Bar, n=2000), sys.argv[1], ('gif', 'mp4'), "
+            "FAST, jobs=1)")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "bar")], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    while proc.poll() is None and len(list(tmp_path.glob(".bar.*.part"))) < 2:
+        pass
+    proc.kill()
+    assert proc.wait() == -9 and len(list(tmp_path.glob(".bar.*.part"))) == 2  # killed while writing both
+    live = tmp_path / f".bar.gif.{os.getpid()}-0000.part"  # another render, still running (this process)
+    live.write_bytes(b"")
+    render(partial(Bar, n=4), tmp_path / "bar", ("gif", "mp4"), FAST, jobs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "bar.gif", "bar.mp4"]
+
+
 def test_transparent_theme_keeps_alpha_in_png_and_gif(tmp_path):
     out = render(Bar, tmp_path / "bar", ("gif", "png"), Style(theme="transparent"), jobs=1)
     png = iio.imread(out["png"])

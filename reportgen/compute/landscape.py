@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, replace_all_batch_norm_modules_
 
-from ..store.io import read_npz, write_npz
+from ..store.io import RunError, read_npz, write_npz
 from .runtime import evaluating
 
 # The output of these is affine in (weight, bias) jointly, so their outputs at every grid point are
@@ -261,10 +261,14 @@ def _fingerprint(tensors, *extra):
 
 
 def _load(cache, key, m):
-    """(loss, accuracy, done) from ``cache`` when it holds this computation, else empty arrays."""
-    if cache is None or not cache.exists():
+    """(loss, accuracy, done) from ``cache`` when it holds this computation, else empty arrays (also when
+    it was damaged: it is only a cache, the points are computed again)."""
+    try:
+        f = read_npz(cache) if cache is not None and cache.exists() else {}
+    except RunError:
+        f = {}
+    if not {"key", "loss", "accuracy", "done"} <= f.keys() or f["done"].shape != (m,):
         return np.full(m, np.nan), np.full(m, np.nan), np.zeros(m, bool)
-    f = read_npz(cache)
     if str(f["key"]) != key:
         raise ValueError(f"{cache} holds another grid (other inputs); delete it or pick another path")
     return f["loss"], f["accuracy"], f["done"]

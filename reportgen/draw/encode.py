@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import os
+import re
 import secrets
 import struct
 import subprocess
@@ -22,6 +24,17 @@ if TYPE_CHECKING:
     from .style import Style
 
 ENCODERS = Registry("format")
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def encoder(name: str):
@@ -49,8 +62,13 @@ class Encoder:
         raise NotImplementedError
 
     def open(self) -> None:
-        # not mkstemp: its 0600 mode would follow the file into the published site
-        self.tmp = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.part")
+        # not mkstemp: its 0600 mode would follow the file into the published site. The writer's pid in the
+        # name lets a later render delete what a killed one left, and nothing a live one is writing
+        for part in self.target.parent.glob(f".{self.target.name}.*.part"):
+            writer = re.fullmatch(rf"\.{re.escape(self.target.name)}\.(\d+)-\w+\.part", part.name)
+            if not writer or not alive(int(writer[1])):
+                part.unlink(missing_ok=True)
+        self.tmp = self.target.with_name(f".{self.target.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
         self._file = open(self.tmp, "xb")
 
     def write(self, data: bytes) -> None:

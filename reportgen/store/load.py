@@ -31,7 +31,7 @@ class Trajectory(Sequence):
     memory-mapped (read from disk only where used); np.stack(list(t)) gives the whole [T, N]."""
 
     def __init__(self, run: Run):
-        found = run.snapshots()
+        found = run.trajectory()
         self.steps = np.array([s for s, _ in found], np.int64)
         self.paths = [p for _, p in found]
 

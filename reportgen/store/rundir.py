@@ -128,7 +128,13 @@ class Run:
         time (scalars become one row an epoch, NaN where an epoch did not give one), and epoch_end [E]:
         each epoch's end as an index into the per-step arrays (its steps are [previous end, end)); and
         grad_epoch [G]: the epoch of each logged gradient step."""
-        files = self.epoch_files(upto or self.status.get("epoch") or None)
+        upto = upto or self.status.get("epoch") or None
+        files = self.epoch_files(upto)
+        numbers = {int(f.stem) for f in files}
+        gap = next((n for n in range(1, (upto or max(numbers, default=0)) + 1) if n not in numbers), None)
+        if gap is not None:
+            raise RunError(f"{self.path / 'epochs' / f'{gap:06d}.npz'}: missing, though the run went on past "
+                           f"epoch {gap}; run it again from scratch (`reportgen run --clean`)")
         chunks = [read_npz(f) for f in files]
         if not chunks:
             return {}
@@ -147,6 +153,12 @@ class Run:
     def snapshots(self, upto_step: int | None = None) -> list[tuple[int, Path]]:
         found = [(int(p.stem), p) for p in sorted((self.path / "trajectory").glob("[0-9]*.npy"))]
         return [(s, p) for s, p in found if upto_step is None or s <= upto_step]
+
+    def trajectory(self) -> list[tuple[int, Path]]:
+        """The snapshots its readers draw: all, but a diverged run's only up to its divergence (the weights
+        after the step whose loss or gradient was NaN/inf hold NaN themselves)."""
+        status = self.status
+        return self.snapshots(status["step"] - 1 if status["state"] == "diverged" else None)
 
     @property
     def checkpoint(self) -> Path:
@@ -177,7 +189,7 @@ class Run:
     def has(self, quantity: str) -> bool:
         """Whether the run recorded `quantity` (what figures declare they need)."""
         if quantity == "trajectory":
-            return len(self.snapshots()) >= 2
+            return len(self.trajectory()) >= 2
         if quantity == "gradients":  # logged at some step: a recorded loop shorter than its `every` has none
             return any(read_npz(f)["grad_step"].size for f in self.epoch_files())
         if quantity == "metrics":

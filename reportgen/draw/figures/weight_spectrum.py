@@ -23,7 +23,7 @@ def spectra_by_snapshot(run: Run) -> tuple[list[int], list[str], np.ndarray]:
     params = run.params
     ends = np.cumsum([p["numel"] for p in params])
     steps, rows = [], []
-    for step, path in run.snapshots():
+    for step, path in run.trajectory():
         flat = read_npy(path)
         weights = {p["name"]: flat[end - p["numel"]:end].reshape(p["shape"]) for p, end in zip(params, ends)}
         rows.append(spectra(weights))
