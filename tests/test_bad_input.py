@@ -94,6 +94,9 @@ def hold_the_site_lock(folder: Path):
     return lock(folder / ".site.lock", "another reportgen build is running on site/")
 
 
+CNN_ON_8X8 = tiny(model="CNN(channels=(8, 8, 8, 8))", data="Synthetic(n_train=8, n_test=8, shape=(1, 8, 8))")
+
+
 # (what is wrong, setup(folder) -> None or a context to run the command in, arguments, what the line says)
 CASES = [
     ("syntax error in a script", script("syntax.py", "from reportgen.declare import *\nEXPERIMENT = Experiment(\n"),
@@ -125,7 +128,7 @@ CASES = [
     ("--set without a value", None, ["run", "--set", "model.depth", "experiments/tiny-b.py"],
      "--set 'model.depth': expected FIELD=VALUE"),
     ("an impossible depth", None, ["run", "--set", "model.depth=-3", "experiments/tiny-b.py"],
-     "MLP.depth = -3: allowed: an integer >= 1"),
+     "MLP.depth = -3: allowed: an integer from 1 to 10000"),
     ("an impossible clipping threshold", None, ["run", "--set", "clip=Clip(threshold=-1.0)", "experiments/tiny-b.py"],
      "Clip.threshold = -1.0: allowed: \"auto\" or a gradient norm > 0"),
     ("an impossible warmup", None, ["run", "--set", "schedule=Warmup(steps=0)", "experiments/tiny-b.py"],
@@ -155,6 +158,10 @@ CASES = [
      "env.json: No space left on device"),
     ("two builds at once", hold_the_site_lock, ["build", "experiments/tiny-b.py"],
      "another reportgen build is running on site/ (pid "),
+    ("an image too small for the CNN's poolings", script("cnn.py", CNN_ON_8X8), ["run", "bad/cnn.py"],
+     "CNN.channels = (8, 8, 8, 8): allowed: at most 3 conv-pool blocks for images of 8x8"),
+    ("an absurd number of epochs", None, ["run", "--set", "epochs=10**30", "experiments/tiny-b.py"],
+     "Experiment.epochs = 1000000000000000000000000000000: allowed: an integer from 1 to 1000000"),
 ]
 
 

@@ -42,7 +42,7 @@ def test_members_are_the_base_with_each_combination_set():
 
 @pytest.mark.parametrize("grid, message", [
     ({"optimizer.lrr": (1,)}, "Sweep.grid['optimizer.lrr'] = 1: Adam has no field 'lrr'"),
-    ({"model.depth": (0,)}, "Sweep.grid['model.depth'] = 0: MLP.depth = 0: allowed: an integer >= 1"),
+    ({"model.depth": (0,)}, "Sweep.grid['model.depth'] = 0: MLP.depth = 0: allowed: an integer from 1 to 10000"),
     ({"model.depth": ()}, "Sweep.grid = {'model.depth': ()}: allowed: a dict of field paths to one or more values"),
     ({"optimizer.lr": (0.1, 0.1)}, "Sweep.grid = {'optimizer.lr': (0.1, 0.1)}: allowed: values that differ"),
 ])
