@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .figure_options import FORMATS, chosen_formats, make_style, style_options
 from .version import __version__
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -56,22 +57,6 @@ SET = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
                    help="Override a field of every selected experiment, e.g. --set model.depth=80 (repeatable).")
 
 
-def style_options(fn):
-    """The options that choose how figures look, shared by build and render."""
-    from .draw.style import PRESETS, THEMES
-    fn = click.option("--preset", type=click.Choice(sorted(PRESETS)), default="web", show_default=True,
-                      help="Pixel size: web or a slide format.")(fn)
-    fn = click.option("--theme", type=click.Choice(THEMES), default="light", show_default=True)(fn)
-    fn = click.option("--fps", type=float, default=None, help="Frames per second (default: the figure's).")(fn)
-    fn = click.option("--jobs", type=int, default=None, help="Processes for rendering (default: all cores).")(fn)
-    return fn
-
-
-def make_style(preset, theme, fps):
-    from .draw.style import Style
-    return Style(preset=preset, theme=theme, **({"fps": fps} if fps else {}))
-
-
 def steps_bar(entries, label: str):
     from .compute.execute import total_steps
     # hidden off a terminal, where it could only print its label: a log or an error stays one clean line
@@ -109,7 +94,7 @@ def run(paths, runs, overrides, clean, jobs):
 @RUNS
 @SET
 @style_options
-@click.option("--format", "formats", default="gif,png", show_default=True, help="Comma-separated: gif, mp4, png, webp.")
+@FORMATS
 @click.option("--figure", "names", multiple=True, metavar="NAME[(OPTION=VALUE, ...)]",
               help="Only these figures, e.g. \"trajectory_map(projection='mds')\" (default: each experiment's own).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="renders", show_default=True)
@@ -120,7 +105,7 @@ def render(paths, runs, overrides, preset, theme, fps, jobs, formats, names, out
     from .draw import figures
     from .pipeline import gather
     from .store.entries import needs_run
-    style = make_style(preset, theme, fps)
+    style, formats = make_style(preset, theme, fps), chosen_formats(formats)
     for figure in names:
         try:
             figures.check(*figures.parse(figure))
@@ -134,7 +119,7 @@ def render(paths, runs, overrides, preset, theme, fps, jobs, formats, names, out
             name, options = figures.parse(figure)
             try:
                 written = figures.render(e.run, name, out / e.name / figures.stem(figure), style,
-                                       tuple(formats.split(",")), jobs, **options)
+                                       formats, jobs, **options)
             except figures.Skipped as skip:
                 click.echo(f"skipped {skip}", err=True)
                 continue

@@ -162,6 +162,12 @@ CASES = [
      "CNN.channels = (8, 8, 8, 8): allowed: at most 3 conv-pool blocks for images of 8x8"),
     ("an absurd number of epochs", None, ["run", "--set", "epochs=10**30", "experiments/tiny-b.py"],
      "Experiment.epochs = 1000000000000000000000000000000: allowed: an integer from 1 to 1000000"),
+    ("a format with no encoder", None, ["render", "--format", "gif,webp", "experiments/tiny-b.py"],
+     "--format 'webp': no such format (allowed: png, gif, mp4)"),
+    ("no frames per second", None, ["render", "--fps", "0", "experiments/tiny-b.py"],
+     "--fps 0: allowed: a number of frames per second > 0 and <= 1000"),
+    ("negative frames per second in a build", None, ["build", "--fps", "-2"],
+     "--fps -2: allowed: a number of frames per second > 0 and <= 1000"),
 ]
 
 
