@@ -18,9 +18,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from .draw.figures import Skipped
     from .site.build import BuildError
     from .site.publish import PublishError
+    from .site.templates import TemplateError
     from .store.io import RunError
-    return (SpecError, DataMissing, DataCorrupt, RunError, BuildError, Skipped, PublishError, PermissionError,
-            FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
+    return (SpecError, DataMissing, DataCorrupt, RunError, BuildError, Skipped, PublishError, TemplateError,
+            PermissionError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
 
 
 # the disk's errors, not the program's: a full or read-only disk, or a folder the user may not write

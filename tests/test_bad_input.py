@@ -94,7 +94,16 @@ def hold_the_site_lock(folder: Path):
     return lock(folder / ".site.lock", "another reportgen build is running on site/")
 
 
+def template(name: str, text: str):
+    """Setup: the user's own templates/<name>."""
+    def setup(folder: Path):
+        (folder / "templates").mkdir(exist_ok=True)
+        (folder / "templates" / name).write_text(text)
+    return setup
+
+
 CNN_ON_8X8 = tiny(model="CNN(channels=(8, 8, 8, 8))", data="Synthetic(n_train=8, n_test=8, shape=(1, 8, 8))")
+EXTENDS = '{% extends "base.html" %}{% block content %}\n'
 
 
 # (what is wrong, setup(folder) -> None or a context to run the command in, arguments, what the line says)
@@ -168,6 +177,12 @@ CASES = [
      "--fps 0: allowed: a number of frames per second > 0 and <= 1000"),
     ("negative frames per second in a build", None, ["build", "--fps", "-2"],
      "--fps -2: allowed: a number of frames per second > 0 and <= 1000"),
+    ("a syntax error in a template", template("index.html", EXTENDS + "{% if %}\n{% endblock %}"), ["build"],
+     "templates/index.html:2: syntax error: Expected an expression, got 'end of statement block'"),
+    ("an undefined name in a template", template("about.html", EXTENDS + "\n{{ nothing.here }}\n{% endblock %}"),
+     ["build"], "templates/about.html:3: 'nothing' is undefined"),
+    ("a template extending one that is not there", template("about.html", '{% extends "gone.html" %}'), ["build"],
+     "templates/about.html:1: no template 'gone.html' to extend or include"),
 ]
 
 

@@ -15,6 +15,7 @@ from ..draw import figures
 from ..draw.style import Style
 from ..store.entries import Entry
 from ..store.io import read_npz
+from .templates import render_template
 
 ASSETS = ("style.css", "site.js")
 
@@ -106,7 +107,7 @@ def write_page(env: jinja2.Environment, stage: Path, path: str, template: str, *
     target = stage / path
     target.parent.mkdir(parents=True, exist_ok=True)
     root = "../" * path.count("/")
-    target.write_text(env.get_template(template).render(root=root, version=__version__, **context))
+    target.write_text(render_template(env, template, root=root, version=__version__, **context))
 
 
 def figures_shown(pages: list[dict]) -> list[dict]:
