@@ -18,10 +18,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from .draw.figures import Skipped
     from .site.build import BuildError
     from .site.publish import PublishError
+    from .site.serve import ServeError
     from .site.templates import TemplateError
     from .store.io import RunError
-    return (SpecError, DataMissing, DataCorrupt, RunError, BuildError, Skipped, PublishError, TemplateError,
-            PermissionError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
+    return (SpecError, DataMissing, DataCorrupt, RunError, BuildError, Skipped, PublishError, ServeError,
+            TemplateError, PermissionError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
 
 
 # the disk's errors, not the program's: a full or read-only disk, or a folder the user may not write
@@ -243,9 +244,7 @@ def serve(paths, runs, preset, theme, fps, jobs, out, templates, port, watch):
     import traceback
     from .site import serve as server
     style = make_style(preset, theme, fps)
-    if watch:
-        build_site(paths, runs, style, jobs, out, templates)
-    elif not (out / "index.html").exists():
+    if not watch and not (out / "index.html").exists():
         raise FileNotFoundError(2, "no site here; run `reportgen build` first", str(out))
 
     def rebuild() -> bool:
@@ -258,14 +257,17 @@ def serve(paths, runs, preset, theme, fps, jobs, out, templates, port, watch):
             return False
 
     folders = [*(paths or ("experiments",)), templates]
-    with server.serving(out, port, rebuild if watch else None, folders) as url:
-        click.echo(f"serving {out}/ on {url}" + (f" (watching {', '.join(map(str, folders))})" if watch else "")
-                   + "; Ctrl-C to stop", err=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    with server.listen(out, port) as http:  # bound first: a port in use stops serve before it builds
+        if watch:
+            build_site(paths, runs, style, jobs, out, templates)
+        with server.serving(http, rebuild if watch else None, folders) as url:
+            click.echo(f"serving {out}/ on {url}" + (f" (watching {', '.join(map(str, folders))})" if watch else "")
+                       + "; Ctrl-C to stop", err=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
 
 
 @main.command()

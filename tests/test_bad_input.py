@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -102,6 +103,8 @@ def template(name: str, text: str):
     return setup
 
 
+BUSY = socket.create_server(("127.0.0.1", 0))  # a port some other program listens on
+BUSY_PORT = str(BUSY.getsockname()[1])
 CNN_ON_8X8 = tiny(model="CNN(channels=(8, 8, 8, 8))", data="Synthetic(n_train=8, n_test=8, shape=(1, 8, 8))")
 EXTENDS = '{% extends "base.html" %}{% block content %}\n'
 
@@ -183,6 +186,10 @@ CASES = [
      ["build"], "templates/about.html:3: 'nothing' is undefined"),
     ("a template extending one that is not there", template("about.html", '{% extends "gone.html" %}'), ["build"],
      "templates/about.html:1: no template 'gone.html' to extend or include"),
+    ("a busy port", None, ["serve", "--no-watch", "--port", BUSY_PORT],
+     f"cannot serve on 127.0.0.1:{BUSY_PORT}: Address already in use"),
+    ("a port out of range", None, ["serve", "--no-watch", "--port", "70000"],
+     "--port 70000: allowed: 0 (any free port) to 65535"),
 ]
 
 
