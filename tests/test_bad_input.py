@@ -103,6 +103,21 @@ def template(name: str, text: str):
     return setup
 
 
+@contextlib.contextmanager
+def small_disk(folder: Path):
+    """While the command runs, full/ is a disk of 16 kB (a tmpfs): real ENOSPC for whatever is written there.
+    Afterwards nothing may be left in it but the folders made and the lock of a build."""
+    disk = folder / "full"
+    if not mount_tmpfs(disk, "16k"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield
+        left = [p.name for p in disk.rglob("*") if p.is_file() and p.suffix != ".lock"]
+        assert left == [], left
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
 BUSY = socket.create_server(("127.0.0.1", 0))  # a port some other program listens on
 BUSY_PORT = str(BUSY.getsockname()[1])
 CNN_ON_8X8 = tiny(model="CNN(channels=(8, 8, 8, 8))", data="Synthetic(n_train=8, n_test=8, shape=(1, 8, 8))")
@@ -190,6 +205,15 @@ CASES = [
      f"cannot serve on 127.0.0.1:{BUSY_PORT}: Address already in use"),
     ("a port out of range", None, ["serve", "--no-watch", "--port", "70000"],
      "--port 70000: allowed: 0 (any free port) to 65535"),
+    ("a full disk while rendering a GIF", small_disk, ["render", "--out", "full/renders", "experiments/tiny-b.py"],
+     "error: full/renders/tiny-b/gradient_diagram.gif: No space left on device"),
+    ("a full disk while rendering an MP4", small_disk,
+     ["render", "--format", "mp4", "--out", "full/renders", "experiments/tiny-b.py"],
+     "error: full/renders/tiny-b/gradient_diagram.mp4: No space left on device"),
+    ("a full disk while building", small_disk, ["build", "--out", "full/site"],
+     "error: full/.site.new/tiny-a/gradient_diagram.gif: No space left on device"),
+    ("a full disk under calibrate's plot", small_disk, ["calibrate", "--depth", "4", "--width", "8", "--plot",
+     "full/calibration.png"], "error: full/calibration.png: No space left on device"),
 ]
 
 
@@ -221,8 +245,9 @@ def mount_tmpfs(folder: Path, size: str) -> bool:
         return False
 
 
-def test_a_really_full_disk_stops_run_and_build_with_one_line_and_keeps_every_file(built_once, tmp_path):
-    """The full disk for real, where a tmpfs can be mounted (root): fill it, then run and build on it."""
+def test_a_really_full_disk_stops_run_build_and_render_with_one_line_and_keeps_every_file(built_once, tmp_path):
+    """The full disk for real, where a tmpfs can be mounted (root): fill it, then run, build and render on it;
+    each names the file it could not write."""
     disk = tmp_path / "disk"
     if not mount_tmpfs(disk, "8m"):
         pytest.skip("cannot mount a tmpfs here (needs root)")
@@ -233,11 +258,14 @@ def test_a_really_full_disk_stops_run_and_build_with_one_line_and_keeps_every_fi
                 f.write(b"\0" * 4096)
         before = contents(disk / "project")
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        for args in (["run", "--set", "epochs=5", "experiments/tiny-a.py"], ["build"]):
+        for args, file in ((["run", "--set", "epochs=5", "experiments/tiny-a.py"], "env.json"),
+                           (["build"], ".site.new/assets/style.css"),
+                           (["render", "experiments/tiny-b.py"], "renders/tiny-b/gradient_diagram.gif")):
             result = subprocess.run([sys.executable, "-m", "reportgen", *args], cwd=disk / "project",
                                     capture_output=True, text=True, env=env)
             lines = result.stderr.strip().splitlines()
-            assert result.returncode == 1 and len(lines) == 1 and "No space left on device" in lines[0], result.stderr
+            assert result.returncode == 1 and len(lines) == 1, result.stderr
+            assert lines[0].endswith(f"{file}: No space left on device"), result.stderr
         after = contents(disk / "project")
         assert {k: v for k, v in after.items() if k in before} == before
     finally:

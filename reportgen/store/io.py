@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,18 @@ def write_bytes(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and e.filename is None:
             e.filename = str(path)  # a full disk fails in write(), which names no file: name it
+        raise
+
+
+@contextmanager
+def naming(path: Path):
+    """Inside, an OSError that names no file names `path`: a full disk fails in write() or close(), which
+    know no name, and the one line the user gets must say which file could not be written."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None:
+            e.filename = str(path)
         raise
 
 
