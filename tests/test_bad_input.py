@@ -95,11 +95,11 @@ def hold_the_site_lock(folder: Path):
     return lock(folder / ".site.lock", "another reportgen build is running on site/")
 
 
-def template(name: str, text: str):
+def template(name: str, text: str | bytes):
     """Setup: the user's own templates/<name>."""
     def setup(folder: Path):
         (folder / "templates").mkdir(exist_ok=True)
-        (folder / "templates" / name).write_text(text)
+        (folder / "templates" / name).write_bytes(text if isinstance(text, bytes) else text.encode())
     return setup
 
 
@@ -201,6 +201,8 @@ CASES = [
      ["build"], "templates/about.html:3: 'nothing' is undefined"),
     ("a template extending one that is not there", template("about.html", '{% extends "gone.html" %}'), ["build"],
      "templates/about.html:1: no template 'gone.html' to extend or include"),
+    ("a template that is not text", template("about.html", b"\xff" + EXTENDS.encode()), ["build"],
+     "templates/about.html: not UTF-8 text (byte 0: 0xff)"),
     ("a busy port", None, ["serve", "--no-watch", "--port", BUSY_PORT],
      f"cannot serve on 127.0.0.1:{BUSY_PORT}: Address already in use"),
     ("a port out of range", None, ["serve", "--no-watch", "--port", "70000"],

@@ -12,6 +12,17 @@ class TemplateError(Exception):
     """A template that cannot be rendered: one line naming its file, the line and what is wrong there."""
 
 
+class _Folder(jinja2.FileSystemLoader):
+    """Templates from folders; one that is not UTF-8 text is a TemplateError naming its file."""
+
+    def get_source(self, environment, template):
+        try:
+            return super().get_source(environment, template)
+        except UnicodeDecodeError as e:
+            path = next(p for p in (Path(d, template) for d in self.searchpath) if p.is_file())
+            raise TemplateError(f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start]:#04x})") from None
+
+
 def template_dirs(user: Path | None) -> list[Path]:
     """A user's own templates first, then the ones shipped with reportgen (installed, or this checkout)."""
     shipped = resources.files("reportgen") / "templates"
@@ -24,8 +35,8 @@ def jinja(user_templates: Path | None) -> jinja2.Environment:
     """Templates by name from the fallback chain; "reportgen/<name>" is always the shipped one, so that a
     user's experiment.html can extend the shipped experiment.html and override only a block."""
     dirs = template_dirs(user_templates)
-    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([str(p) for p in dirs]),
-                                  jinja2.PrefixLoader({"reportgen": jinja2.FileSystemLoader(str(dirs[-1]))})])
+    loader = jinja2.ChoiceLoader([_Folder([str(p) for p in dirs]),
+                                  jinja2.PrefixLoader({"reportgen": _Folder(str(dirs[-1]))})])
     env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.filters["number"] = lambda v: f"{v:.4g}" if isinstance(v, float) else "—" if v is None else v
