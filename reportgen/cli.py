@@ -224,6 +224,9 @@ def calibrate(depth, width, activation, orders, seed, plot):
     from .compute import calibrate as cal
     from .declare import MLP
     from .declare.config import override
+    from .declare.spec import SpecError
+    if plot and plot.suffix.lower() != ".png":  # checked before the seconds of calibrating
+        raise SpecError(f"--plot {plot}: allowed: a file name ending in .png")
     model = override(MLP(depth=depth, width=width), f"activation={activation}")
     result = cal.calibrate(model, seed=seed, orders=orders)
     click.echo(result.summary())

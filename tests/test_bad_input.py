@@ -214,6 +214,8 @@ CASES = [
      "error: full/renders/tiny-b/gradient_diagram.mp4: No space left on device"),
     ("a full disk while building", small_disk, ["build", "--out", "full/site"],
      "error: full/.site.new/tiny-a/gradient_diagram.gif: No space left on device"),
+    ("a plot that is not a PNG", None, ["calibrate", "--plot", "calibration.svg"],
+     "--plot calibration.svg: allowed: a file name ending in .png"),
     ("a full disk under calibrate's plot", small_disk, ["calibrate", "--depth", "4", "--width", "8", "--plot",
      "full/calibration.png"], "error: full/calibration.png: No space left on device"),
 ]

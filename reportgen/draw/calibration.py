@@ -26,6 +26,6 @@ def plot(result, out: Path, style: Style | None = None) -> Path:
     fig.suptitle(f"At initialisation: {result.model.depth} layers of {result.model.activation!r}, "
                  f"width {result.model.width}")
     buf = io.BytesIO()  # drawn whole first: a full disk must not leave half a PNG
-    fig.savefig(buf, format=Path(out).suffix.lstrip(".") or "png")
+    fig.savefig(buf, format="png")
     write_bytes(Path(out), buf.getvalue())
     return Path(out)
