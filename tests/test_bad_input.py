@@ -189,6 +189,8 @@ CASES = [
      "CNN.channels = (8, 8, 8, 8): allowed: at most 3 conv-pool blocks for images of 8x8"),
     ("an absurd number of epochs", None, ["run", "--set", "epochs=10**30", "experiments/tiny-b.py"],
      "Experiment.epochs = 1000000000000000000000000000000: allowed: an integer from 1 to 1000000"),
+    ("a model no device could hold", None, ["run", "--set", "model=MLP(depth=1000, width=65536)", "experiments/tiny-b.py"],
+     "4.29e+12 parameters for data of shape (1, 8, 8); allowed: at most 1e+10"),
     ("a format with no encoder", None, ["render", "--format", "gif,webp", "experiments/tiny-b.py"],
      "--format 'webp': no such format (allowed: png, gif, mp4)"),
     ("no frames per second", None, ["render", "--fps", "0", "experiments/tiny-b.py"],

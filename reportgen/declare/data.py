@@ -44,7 +44,8 @@ def _check_root(obj):
 class CIFAR10:
     root: str = "~/data"
     limit: int | None = None
-    shape = (3, 32, 32)   # of its images (C, H, W): not a field
+    shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes: not fields
+    classes = 10
     check = _check_root
 
 
@@ -52,7 +53,8 @@ class CIFAR10:
 class CIFAR100:
     root: str = "~/data"
     limit: int | None = None
-    shape = (3, 32, 32)   # of its images (C, H, W): not a field
+    shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes: not fields
+    classes = 100
     check = _check_root
 
 
@@ -60,7 +62,8 @@ class CIFAR100:
 class MNIST:
     root: str = "~/data"
     limit: int | None = None
-    shape = (1, 28, 28)   # of its images (C, H, W): not a field
+    shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes: not fields
+    classes = 10
     check = _check_root
 
 
@@ -68,7 +71,8 @@ class MNIST:
 class FashionMNIST:
     root: str = "~/data"
     limit: int | None = None
-    shape = (1, 28, 28)   # of its images (C, H, W): not a field
+    shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes: not fields
+    classes = 10
     check = _check_root
 
 

@@ -6,9 +6,9 @@ from dataclasses import field
 from typing import Any
 
 from .data import MAX_SEED, Data, Synthetic
-from .model import CNN, MLP, Model
+from .model import CNN, MAX_PARAMETERS, MLP, Model
 from .optim import Adam, Clip, Optimizer, Schedule
-from .spec import require, spec, within
+from .spec import SpecError, require, spec, within
 
 MAX_EPOCHS = 10 ** 6
 MAX_STEPS = 10 ** 9      # a number of optimizer steps
@@ -96,6 +96,10 @@ class Experiment:
         require(bool(DEVICES.match(self.device)), self, "device", "auto, cpu, mps, cuda or cuda:N")
         if isinstance(self.model, CNN):
             self.model.check_input(self.data.shape)
+        n = self.model.parameters(self.data.shape, self.data.classes)
+        if n > MAX_PARAMETERS:
+            raise SpecError(f"Experiment.model = {self.model!r}: {n:.3g} parameters for data of shape "
+                            f"{self.data.shape}; allowed: at most {MAX_PARAMETERS:.0e}")
 
 
 @spec
