@@ -1,6 +1,7 @@
 """Every bad input tried, with its outcome: one line on stderr naming what and where, exit 1, no traceback,
 and nothing written before is changed. Each row runs the real command line (Click's runner) in a fresh
 copy of a project whose runs are finished and whose site is built (conftest's `built`)."""
+import atexit
 import contextlib
 import errno
 import json
@@ -118,7 +119,8 @@ def small_disk(folder: Path):
         subprocess.run(["umount", str(disk)], check=True)
 
 
-BUSY = socket.create_server(("127.0.0.1", 0))  # a port some other program listens on
+BUSY = socket.create_server(("127.0.0.1", 0))  # a port some other program listens on, while the tests run
+atexit.register(BUSY.close)
 BUSY_PORT = str(BUSY.getsockname()[1])
 CNN_ON_8X8 = tiny(model="CNN(channels=(8, 8, 8, 8))", data="Synthetic(n_train=8, n_test=8, shape=(1, 8, 8))")
 EXTENDS = '{% extends "base.html" %}{% block content %}\n'
