@@ -52,6 +52,11 @@ def test_a_bad_grid_is_one_line_naming_field_and_value(grid, message):
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
 
 
+def test_a_grid_of_too_many_runs_is_refused_before_any_is_made():
+    with pytest.raises(spec.SpecError, match="allowed: at most 10000 combinations of values"):
+        Sweep(name="sw", base=Experiment(name="b"), grid={"seed": tuple(range(101)), "epochs": tuple(range(1, 101))})
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A project with one sweep whose lr 1000 runs diverge, built into a site."""
