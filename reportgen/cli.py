@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .figure_options import FORMATS, chosen_formats, make_style, style_options
 from .version import __version__
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -16,9 +17,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from .draw.figures import Skipped
     from .site.build import BuildError
     from .site.publish import PublishError
+    from .site.serve import ServeError
+    from .site.templates import TemplateError
     from .store.io import RunError
-    return (SpecError, DataMissing, DataCorrupt, RunError, BuildError, Skipped, PublishError, PermissionError,
-            FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
+    return (SpecError, DataMissing, DataCorrupt, RunError, BuildError, Skipped, PublishError, ServeError,
+            TemplateError, PermissionError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
 
 
 def command(fn):
@@ -50,22 +53,6 @@ RUNS = click.option("--runs", type=click.Path(file_okay=False, path_type=Path), 
                     help="Folder of run directories.")
 SET = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
                    help="Override a field of every selected experiment, e.g. --set model.depth=80 (repeatable).")
-
-
-def style_options(fn):
-    """The options that choose how figures look, shared by build and render."""
-    from .draw.style import PRESETS, THEMES
-    fn = click.option("--preset", type=click.Choice(sorted(PRESETS)), default="web", show_default=True,
-                      help="Pixel size: web or a slide format.")(fn)
-    fn = click.option("--theme", type=click.Choice(THEMES), default="light", show_default=True)(fn)
-    fn = click.option("--fps", type=float, default=None, help="Frames per second (default: the figure's).")(fn)
-    fn = click.option("--jobs", type=int, default=None, help="Processes for rendering (default: all cores).")(fn)
-    return fn
-
-
-def make_style(preset, theme, fps):
-    from .draw.style import Style
-    return Style(preset=preset, theme=theme, **({"fps": fps} if fps else {}))
 
 
 def steps_bar(entries, label: str):
@@ -105,7 +92,7 @@ def run(paths, runs, overrides, clean, jobs):
 @RUNS
 @SET
 @style_options
-@click.option("--format", "formats", default="gif,png", show_default=True, help="Comma-separated: gif, mp4, png, webp.")
+@FORMATS
 @click.option("--figure", "names", multiple=True, metavar="NAME[(OPTION=VALUE, ...)]",
               help="Only these figures, e.g. \"trajectory_map(projection='mds')\" (default: each experiment's own).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="renders", show_default=True)
@@ -116,7 +103,7 @@ def render(paths, runs, overrides, preset, theme, fps, jobs, formats, names, out
     from .draw import figures
     from .pipeline import gather
     from .store.entries import needs_run
-    style = make_style(preset, theme, fps)
+    style, formats = make_style(preset, theme, fps), chosen_formats(formats)
     for figure in names:
         try:
             figures.check(*figures.parse(figure))
@@ -130,7 +117,7 @@ def render(paths, runs, overrides, preset, theme, fps, jobs, formats, names, out
             name, options = figures.parse(figure)
             try:
                 written = figures.render(e.run, name, out / e.name / figures.stem(figure), style,
-                                       tuple(formats.split(",")), jobs, **options)
+                                       formats, jobs, **options)
             except figures.Skipped as skip:
                 click.echo(f"skipped {skip}", err=True)
                 continue
@@ -240,6 +227,9 @@ def calibrate(depth, width, activation, orders, seed, plot):
     from .compute import calibrate as cal
     from .declare import MLP
     from .declare.config import override
+    from .declare.spec import SpecError
+    if plot and plot.suffix.lower() != ".png":  # checked before the seconds of calibrating
+        raise SpecError(f"--plot {plot}: allowed: a file name ending in .png")
     model = override(MLP(depth=depth, width=width), f"activation={activation}")
     result = cal.calibrate(model, seed=seed, orders=orders)
     click.echo(result.summary())
@@ -260,9 +250,7 @@ def serve(paths, runs, preset, theme, fps, jobs, out, templates, port, watch):
     import traceback
     from .site import serve as server
     style = make_style(preset, theme, fps)
-    if watch:
-        build_site(paths, runs, style, jobs, out, templates)
-    elif not (out / "index.html").exists():
+    if not watch and not (out / "index.html").exists():
         raise FileNotFoundError(2, "no site here; run `reportgen build` first", str(out))
 
     def rebuild() -> bool:
@@ -275,14 +263,17 @@ def serve(paths, runs, preset, theme, fps, jobs, out, templates, port, watch):
             return False
 
     folders = [*(paths or ("experiments",)), templates]
-    with server.serving(out, port, rebuild if watch else None, folders) as url:
-        click.echo(f"serving {out}/ on {url}" + (f" (watching {', '.join(map(str, folders))})" if watch else "")
-                   + "; Ctrl-C to stop", err=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    with server.listen(out, port) as http:  # bound first: a port in use stops serve before it builds
+        if watch:
+            build_site(paths, runs, style, jobs, out, templates)
+        with server.serving(http, rebuild if watch else None, folders) as url:
+            click.echo(f"serving {out}/ on {url}" + (f" (watching {', '.join(map(str, folders))})" if watch else "")
+                       + "; Ctrl-C to stop", err=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
 
 
 @main.command()

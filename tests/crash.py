@@ -21,7 +21,7 @@ from reportgen.declare import *
 EXPERIMENT = Experiment(
     name="crash", model=MLP(depth=3, width=16), data=Synthetic(n_train=96, n_test=32, shape=(1, 4, 4), classes=3),
     optimizer=Adam(lr=(1e-3, 1e-4)), schedule=Warmup(steps=4), clip=Clip(probe=4), epochs=2, batch_size=48,
-    record=Record(every=2, snapshots=1), landscape=Landscape(line=5, plane=3, samples=32, around="final"),
+    record=Record(every=2, snapshots=2), landscape=Landscape(line=5, plane=3, samples=32, around="final"),
     figures=("lr_schedule",),
 )
 """,

@@ -1,11 +1,13 @@
 """Every bad input tried, with its outcome: one line on stderr naming what and where, exit 1, no traceback,
 and nothing written before is changed. Each row runs the real command line (Click's runner) in a fresh
 copy of a project whose runs are finished and whose site is built (conftest's `built`)."""
+import atexit
 import contextlib
 import errno
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -94,6 +96,36 @@ def hold_the_site_lock(folder: Path):
     return lock(folder / ".site.lock", "another reportgen build is running on site/")
 
 
+def template(name: str, text: str | bytes):
+    """Setup: the user's own templates/<name>."""
+    def setup(folder: Path):
+        (folder / "templates").mkdir(exist_ok=True)
+        (folder / "templates" / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    return setup
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path):
+    """While the command runs, full/ is a disk of 16 kB (a tmpfs): real ENOSPC for whatever is written there.
+    Afterwards nothing may be left in it but the folders made and the lock of a build."""
+    disk = folder / "full"
+    if not mount_tmpfs(disk, "16k"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield
+        left = [p.name for p in disk.rglob("*") if p.is_file() and p.suffix != ".lock"]
+        assert left == [], left
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+BUSY = socket.create_server(("127.0.0.1", 0))  # a port some other program listens on, while the tests run
+atexit.register(BUSY.close)
+BUSY_PORT = str(BUSY.getsockname()[1])
+CNN_ON_8X8 = tiny(model="CNN(channels=(8, 8, 8, 8))", data="Synthetic(n_train=8, n_test=8, shape=(1, 8, 8))")
+EXTENDS = '{% extends "base.html" %}{% block content %}\n'
+
+
 # (what is wrong, setup(folder) -> None or a context to run the command in, arguments, what the line says)
 CASES = [
     ("syntax error in a script", script("syntax.py", "from reportgen.declare import *\nEXPERIMENT = Experiment(\n"),
@@ -125,7 +157,7 @@ CASES = [
     ("--set without a value", None, ["run", "--set", "model.depth", "experiments/tiny-b.py"],
      "--set 'model.depth': expected FIELD=VALUE"),
     ("an impossible depth", None, ["run", "--set", "model.depth=-3", "experiments/tiny-b.py"],
-     "MLP.depth = -3: allowed: an integer >= 1"),
+     "MLP.depth = -3: allowed: an integer from 1 to 10000"),
     ("an impossible clipping threshold", None, ["run", "--set", "clip=Clip(threshold=-1.0)", "experiments/tiny-b.py"],
      "Clip.threshold = -1.0: allowed: \"auto\" or a gradient norm > 0"),
     ("an impossible warmup", None, ["run", "--set", "schedule=Warmup(steps=0)", "experiments/tiny-b.py"],
@@ -155,6 +187,41 @@ CASES = [
      "env.json: No space left on device"),
     ("two builds at once", hold_the_site_lock, ["build", "experiments/tiny-b.py"],
      "another reportgen build is running on site/ (pid "),
+    ("an image too small for the CNN's poolings", script("cnn.py", CNN_ON_8X8), ["run", "bad/cnn.py"],
+     "CNN.channels = (8, 8, 8, 8): allowed: at most 3 conv-pool blocks for images of 8x8"),
+    ("an absurd number of epochs", None, ["run", "--set", "epochs=10**30", "experiments/tiny-b.py"],
+     "Experiment.epochs = 1000000000000000000000000000000: allowed: an integer from 1 to 1000000"),
+    ("a model no device could hold", None, ["run", "--set", "model=MLP(depth=1000, width=65536)", "experiments/tiny-b.py"],
+     "4.29e+12 parameters for data of shape (1, 8, 8); allowed: at most 1e+10"),
+    ("a format with no encoder", None, ["render", "--format", "gif,webp", "experiments/tiny-b.py"],
+     "--format 'webp': no such format (allowed: png, gif, mp4)"),
+    ("no frames per second", None, ["render", "--fps", "0", "experiments/tiny-b.py"],
+     "--fps 0: allowed: a number of frames per second > 0 and <= 1000"),
+    ("negative frames per second in a build", None, ["build", "--fps", "-2"],
+     "--fps -2: allowed: a number of frames per second > 0 and <= 1000"),
+    ("a syntax error in a template", template("index.html", EXTENDS + "{% if %}\n{% endblock %}"), ["build"],
+     "templates/index.html:2: syntax error: Expected an expression, got 'end of statement block'"),
+    ("an undefined name in a template", template("about.html", EXTENDS + "\n{{ nothing.here }}\n{% endblock %}"),
+     ["build"], "templates/about.html:3: 'nothing' is undefined"),
+    ("a template extending one that is not there", template("about.html", '{% extends "gone.html" %}'), ["build"],
+     "templates/about.html:1: no template 'gone.html' to extend or include"),
+    ("a template that is not text", template("about.html", b"\xff" + EXTENDS.encode()), ["build"],
+     "templates/about.html: not UTF-8 text (byte 0: 0xff)"),
+    ("a busy port", None, ["serve", "--no-watch", "--port", BUSY_PORT],
+     f"cannot serve on 127.0.0.1:{BUSY_PORT}: Address already in use"),
+    ("a port out of range", None, ["serve", "--no-watch", "--port", "70000"],
+     "--port 70000: allowed: 0 (any free port) to 65535"),
+    ("a full disk while rendering a GIF", small_disk, ["render", "--out", "full/renders", "experiments/tiny-b.py"],
+     "error: full/renders/tiny-b/gradient_diagram.gif: No space left on device"),
+    ("a full disk while rendering an MP4", small_disk,
+     ["render", "--format", "mp4", "--out", "full/renders", "experiments/tiny-b.py"],
+     "error: full/renders/tiny-b/gradient_diagram.mp4: No space left on device"),
+    ("a full disk while building", small_disk, ["build", "--out", "full/site"],
+     "error: full/.site.new/tiny-a/gradient_diagram.gif: No space left on device"),
+    ("a plot that is not a PNG", None, ["calibrate", "--plot", "calibration.svg"],
+     "--plot calibration.svg: allowed: a file name ending in .png"),
+    ("a full disk under calibrate's plot", small_disk, ["calibrate", "--depth", "4", "--width", "8", "--plot",
+     "full/calibration.png"], "error: full/calibration.png: No space left on device"),
 ]
 
 
@@ -186,8 +253,9 @@ def mount_tmpfs(folder: Path, size: str) -> bool:
         return False
 
 
-def test_a_really_full_disk_stops_run_and_build_with_one_line_and_keeps_every_file(built_once, tmp_path):
-    """The full disk for real, where a tmpfs can be mounted (root): fill it, then run and build on it."""
+def test_a_really_full_disk_stops_run_build_and_render_with_one_line_and_keeps_every_file(built_once, tmp_path):
+    """The full disk for real, where a tmpfs can be mounted (root): fill it, then run, build and render on it;
+    each names the file it could not write."""
     disk = tmp_path / "disk"
     if not mount_tmpfs(disk, "8m"):
         pytest.skip("cannot mount a tmpfs here (needs root)")
@@ -198,11 +266,14 @@ def test_a_really_full_disk_stops_run_and_build_with_one_line_and_keeps_every_fi
                 f.write(b"\0" * 4096)
         before = contents(disk / "project")
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        for args in (["run", "--set", "epochs=5", "experiments/tiny-a.py"], ["build"]):
+        for args, file in ((["run", "--set", "epochs=5", "experiments/tiny-a.py"], "env.json"),
+                           (["build"], ".site.new/assets/style.css"),
+                           (["render", "experiments/tiny-b.py"], "renders/tiny-b/gradient_diagram.gif")):
             result = subprocess.run([sys.executable, "-m", "reportgen", *args], cwd=disk / "project",
                                     capture_output=True, text=True, env=env)
             lines = result.stderr.strip().splitlines()
-            assert result.returncode == 1 and len(lines) == 1 and "No space left on device" in lines[0], result.stderr
+            assert result.returncode == 1 and len(lines) == 1, result.stderr
+            assert lines[0].endswith(f"{file}: No space left on device"), result.stderr
         after = contents(disk / "project")
         assert {k: v for k, v in after.items() if k in before} == before
     finally:

@@ -22,6 +22,12 @@ def test_every_command_has_help():
         assert result.exit_code == 0 and "Usage:" in result.output, cmd
 
 
+def test_render_offers_the_formats_that_have_an_encoder():
+    from reportgen.draw.encode import ENCODERS
+    shown = " ".join(invoke("render", "--help").output.split())
+    assert f"Comma-separated: {', '.join(ENCODERS)}." in shown and "webp" not in shown
+
+
 def test_run_list_export(project):
     assert invoke("run", "experiments/tiny-b.py").exit_code == 0
     listing = invoke("list").output

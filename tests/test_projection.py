@@ -191,7 +191,7 @@ def test_batch_norm_statistics_stored_reestimated_or_recomputed(recompute, tmp_p
 
 def test_landscape_declarations_are_checked():
     for bad, words in (("directions='pca'", "Landscape.directions = 'pca': allowed: filter, layer or none"),
-                       ("plane=2", "Landscape.plane = 2: allowed: 0 (none) or an integer >= 3"),
+                       ("plane=2", "Landscape.plane = 2: allowed: 0 (none) or an integer from 3 to 1001"),
                        ("around='middle'", "allowed: final, ends or epochs"), ("span=0", "a number > 0")):
         with pytest.raises(SpecError, match=re.escape(words)):
             config.override(EXP, f"landscape.{bad}")

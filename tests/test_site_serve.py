@@ -34,7 +34,7 @@ def test_serve_rebuilds_on_change_and_keeps_the_last_good_site(built):
         return True
 
     (built / "templates").mkdir()
-    with serve.serving(built / "site", 0, rebuild, ["experiments", "templates"], interval=0.1) as url:
+    with serve.serving(serve.listen(built / "site", 0), rebuild, ["experiments", "templates"], interval=0.1) as url:
         page = get(url)
         assert "Watch networks train" in page and serve.VERSION_URL in page  # the reload script, added here...
         assert serve.VERSION_URL not in (built / "site" / "index.html").read_text()  # ...not to the file

@@ -12,7 +12,7 @@ def write(tmp_path, body, name="exp.py"):
 
 
 @pytest.mark.parametrize("body, words", [
-    ("EXPERIMENT = Experiment(name='a', model=MLP(depth=-3))", ["exp.py:2", "MLP.depth = -3", ">= 1"]),
+    ("EXPERIMENT = Experiment(name='a', model=MLP(depth=-3))", ["exp.py:2", "MLP.depth = -3", "from 1 to 10000"]),
     ("EXPERIMENT = Experiment(name='a', model=MLP(dpth=3))", ["exp.py:2", "unknown field 'dpth'", "depth, width"]),
     ("EXPERIMENT = Experiment(name='a', model=MLP(depth='3'))", ["MLP.depth = '3'", "expected int"]),
     ("EXPERIMENT = Experiment(name='a', model=MLP(activation='relu'))", ["MLP.activation", "LeakyReLU(...)"]),

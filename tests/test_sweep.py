@@ -42,7 +42,7 @@ def test_members_are_the_base_with_each_combination_set():
 
 @pytest.mark.parametrize("grid, message", [
     ({"optimizer.lrr": (1,)}, "Sweep.grid['optimizer.lrr'] = 1: Adam has no field 'lrr'"),
-    ({"model.depth": (0,)}, "Sweep.grid['model.depth'] = 0: MLP.depth = 0: allowed: an integer >= 1"),
+    ({"model.depth": (0,)}, "Sweep.grid['model.depth'] = 0: MLP.depth = 0: allowed: an integer from 1 to 10000"),
     ({"model.depth": ()}, "Sweep.grid = {'model.depth': ()}: allowed: a dict of field paths to one or more values"),
     ({"optimizer.lr": (0.1, 0.1)}, "Sweep.grid = {'optimizer.lr': (0.1, 0.1)}: allowed: values that differ"),
 ])
@@ -50,6 +50,11 @@ def test_a_bad_grid_is_one_line_naming_field_and_value(grid, message):
     with pytest.raises(spec.SpecError) as e:
         Sweep(name="sw", base=Experiment(name="b"), grid=grid)
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_a_grid_of_too_many_runs_is_refused_before_any_is_made():
+    with pytest.raises(spec.SpecError, match="allowed: at most 10000 combinations of values"):
+        Sweep(name="sw", base=Experiment(name="b"), grid={"seed": tuple(range(101)), "epochs": tuple(range(1, 101))})
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from typing import Union
 
-from .spec import require, spec
+from .spec import require, spec, within
+
+MAX_SAMPLES = 10 ** 7   # of a split
+MAX_SIDE = 4096         # pixels of an image side
+MAX_VALUES = 10 ** 9    # numbers in a synthetic set, prototypes included: 4 GB as float32
+MAX_SEED = 2 ** 32 - 1  # numpy's and torch's generators both take it
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -18,11 +23,16 @@ class Synthetic:
     seed: int = 0
 
     def check(self):
-        require(self.n_train >= 1, self, "n_train", "an integer >= 1")
-        require(self.n_test >= 1, self, "n_test", "an integer >= 1")
-        require(self.classes >= 2, self, "classes", "an integer >= 2")
-        require(min(self.shape) >= 1, self, "shape", "three positive integers (C, H, W)")
+        within(self, "n_train", 1, MAX_SAMPLES)
+        within(self, "n_test", 1, MAX_SAMPLES)
+        within(self, "classes", 2, 10_000)
+        require(min(self.shape) >= 1 and max(self.shape) <= MAX_SIDE, self, "shape",
+                f"three integers (C, H, W) from 1 to {MAX_SIDE}")
+        c, h, w = self.shape
+        require((self.n_train + self.n_test + self.classes) * c * h * w <= MAX_VALUES, self, "n_train",
+                f"at most {MAX_VALUES:,} numbers in the set, (n_train + n_test + classes) x C x H x W")
         require(self.noise >= 0, self, "noise", "a number >= 0")
+        within(self, "seed", 0, MAX_SEED)
 
 
 def _check_root(obj):
@@ -34,6 +44,8 @@ def _check_root(obj):
 class CIFAR10:
     root: str = "~/data"
     limit: int | None = None
+    shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes: not fields
+    classes = 10
     check = _check_root
 
 
@@ -41,6 +53,8 @@ class CIFAR10:
 class CIFAR100:
     root: str = "~/data"
     limit: int | None = None
+    shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes: not fields
+    classes = 100
     check = _check_root
 
 
@@ -48,6 +62,8 @@ class CIFAR100:
 class MNIST:
     root: str = "~/data"
     limit: int | None = None
+    shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes: not fields
+    classes = 10
     check = _check_root
 
 
@@ -55,6 +71,8 @@ class MNIST:
 class FashionMNIST:
     root: str = "~/data"
     limit: int | None = None
+    shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes: not fields
+    classes = 10
     check = _check_root
 
 

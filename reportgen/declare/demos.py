@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from .data import MAX_SEED, MAX_SIDE
 from .experiment import NAME, Experiment
-from .spec import SpecError, require, spec
+from .spec import SpecError, require, spec, within
 
 MODES = ("gray", "channels", "stacked")  # how an SVD compresses an image's colours
 # the 2-D test functions of compute/race.py; a Newton field needs one bounded below
@@ -44,7 +45,7 @@ class SVDCompression(Demo):
     def check(self):
         super().check()
         require(self.mode in MODES, self, "mode", ", ".join(MODES))
-        require(self.max_side >= 8, self, "max_side", "an integer >= 8")
+        within(self, "max_side", 8, MAX_SIDE)
         if self.image is not None:
             require(Path(self.image).is_file(), self, "image", "an existing image file (PNG, JPEG, ...)")
             _check_image(self)
@@ -88,8 +89,9 @@ class OptimizerRace(Demo):
         super().check()
         require(self.function in FUNCTIONS, self, "function", ", ".join(FUNCTIONS))
         require(len(self.racers) >= 1, self, "racers", "a dict of one or more label: Racer(...)")
-        require(self.steps >= 1, self, "steps", "an integer >= 1")
+        within(self, "steps", 1, 10 ** 6)
         require(self.noise >= 0, self, "noise", "a number >= 0")
+        within(self, "seed", 0, MAX_SEED)
 
 
 @spec
@@ -108,9 +110,9 @@ class NewtonField(Demo):
     def check(self):
         super().check()
         require(self.function in BOUNDED, self, "function", ", ".join(BOUNDED))
-        require(self.arrows >= 2, self, "arrows", "an integer >= 2")
-        require(self.particles >= 1, self, "particles", "an integer >= 1")
-        require(self.steps >= 1, self, "steps", "an integer >= 1")
+        within(self, "arrows", 2, 200)
+        within(self, "particles", 1, 100)
+        within(self, "steps", 1, 10_000)
         require(self.lr > 0, self, "lr", "a number > 0")
         require(0 < self.damping <= 1, self, "damping", "a number in (0, 1]")
 
@@ -128,7 +130,8 @@ class CityMDS(Demo):
         super().check()
         require(3 <= self.cities <= MAX_CITIES, self, "cities",
                 f"an integer from 3 to {MAX_CITIES} (the talk: 6, 15, 34)")
-        require(self.budget >= 2, self, "budget", "an integer >= 2")
+        within(self, "budget", 2, 10 ** 6)
+        within(self, "seed", 0, MAX_SEED)
 
 
 @spec

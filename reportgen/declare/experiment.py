@@ -5,10 +5,13 @@ import re
 from dataclasses import field
 from typing import Any
 
-from .data import Data, Synthetic
-from .model import MLP, Model
+from .data import MAX_SEED, Data, Synthetic
+from .model import CNN, MAX_PARAMETERS, MLP, Model
 from .optim import Adam, Clip, Optimizer, Schedule
-from .spec import require, spec
+from .spec import SpecError, require, spec, within
+
+MAX_EPOCHS = 10 ** 6
+MAX_STEPS = 10 ** 9      # a number of optimizer steps
 
 
 # ---- recording -----------------------------------------------------------------------------------
@@ -22,11 +25,11 @@ class Record:
     checkpoint_every: int = 1    # epochs
 
     def check(self):
-        require(self.every >= 0, self, "every", "0 (automatic) or a number of steps >= 1")
-        require(self.disk_mb > 0, self, "disk_mb", "a number of megabytes > 0")
-        require(self.snapshots >= 0, self, "snapshots", "an integer >= 0")
-        require(self.snapshot_every >= 1, self, "snapshot_every", "an integer >= 1")
-        require(self.checkpoint_every >= 1, self, "checkpoint_every", "an integer >= 1")
+        require(0 <= self.every <= MAX_STEPS, self, "every", f"0 (automatic) or a number of steps up to {MAX_STEPS}")
+        require(0 < self.disk_mb <= 10 ** 6, self, "disk_mb", "a number of megabytes > 0 and <= 1000000")
+        within(self, "snapshots", 0, 10_000)
+        within(self, "snapshot_every", 1, MAX_EPOCHS)
+        within(self, "checkpoint_every", 1, MAX_EPOCHS)
 
 
 @spec
@@ -49,11 +52,12 @@ class Landscape:
 
     def check(self):
         require(self.directions in ("filter", "layer", "none"), self, "directions", "filter, layer or none")
-        require(self.line == 0 or self.line >= 3, self, "line", "0 (none) or an integer >= 3")
-        require(self.plane == 0 or self.plane >= 3, self, "plane", "0 (none) or an integer >= 3")
+        require(self.line == 0 or 3 <= self.line <= 10_001, self, "line", "0 (none) or an integer from 3 to 10001")
+        require(self.plane == 0 or 3 <= self.plane <= 1001, self, "plane", "0 (none) or an integer from 3 to 1001")
         require(self.span > 0, self, "span", "a number > 0")
         require(self.around in ("final", "ends", "epochs"), self, "around", "final, ends or epochs")
-        require(self.samples >= 1, self, "samples", "an integer >= 1")
+        within(self, "samples", 1, 10 ** 6)
+        within(self, "seed", 0, MAX_SEED)
 
 
 
@@ -86,9 +90,16 @@ class Experiment:
 
     def check(self):
         require(bool(NAME.match(self.name)), self, "name", "lower-case letters, digits, '.', '_', '-'")
-        require(self.epochs >= 1, self, "epochs", "an integer >= 1")
-        require(self.batch_size >= 1, self, "batch_size", "an integer >= 1")
+        within(self, "epochs", 1, MAX_EPOCHS)
+        within(self, "batch_size", 1, 2 ** 20)
+        within(self, "seed", 0, MAX_SEED)
         require(bool(DEVICES.match(self.device)), self, "device", "auto, cpu, mps, cuda or cuda:N")
+        if isinstance(self.model, CNN):
+            self.model.check_input(self.data.shape)
+        n = self.model.parameters(self.data.shape, self.data.classes)
+        if n > MAX_PARAMETERS:
+            raise SpecError(f"Experiment.model = {self.model!r}: {n:.3g} parameters for data of shape "
+                            f"{self.data.shape}; allowed: at most {MAX_PARAMETERS:.0e}")
 
 
 @spec

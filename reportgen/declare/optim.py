@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Union
 
-from .spec import require, spec
+from .spec import require, spec, within
 
 
 # ---- optimizers ----------------------------------------------------------------------------------
@@ -132,4 +132,4 @@ class Clip:
     def check(self):
         require(self.threshold == "auto" if isinstance(self.threshold, str) else self.threshold > 0, self,
                 "threshold", '"auto" or a gradient norm > 0')
-        require(self.probe >= 1, self, "probe", "a number of steps >= 1")
+        within(self, "probe", 1, 10 ** 6, "a number of steps")

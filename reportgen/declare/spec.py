@@ -101,3 +101,9 @@ def require(ok: bool, obj, name: str, allowed: str) -> None:
     """Raise the one-line error for field `name` of `obj` unless `ok`."""
     if not ok:
         raise SpecError(f"{type(obj).__name__}.{name} = {getattr(obj, name)!r}: allowed: {allowed}")
+
+
+def within(obj, name: str, low: int, high: int, what: str = "an integer") -> None:
+    """Raise the one-line error for field `name` of `obj` unless it lies in [low, high]: every size has an
+    upper bound, so that a typo like 10**30 stops here, not after it has taken the machine's memory."""
+    require(low <= getattr(obj, name) <= high, obj, name, f"{what} from {low} to {high}")

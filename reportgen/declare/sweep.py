@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from typing import Any
 
@@ -11,6 +12,7 @@ from .experiment import Experiment
 from .spec import SpecError, require, spec
 
 # what a sweep can compare, read from each run's epochs: the name and how it reads on an axis
+MAX_RUNS = 10_000
 METRICS = {"train_loss": "training loss", "test_loss": "test loss", "test_accuracy": "test accuracy"}
 
 
@@ -46,6 +48,8 @@ class Sweep(Demo):
         require(bool(self.grid) and all(self.grid.values()), self, "grid",
                 'a dict of field paths to one or more values, e.g. {"optimizer.lr": (3e-5, 3e-6)}')
         require(self.metric in METRICS, self, "metric", ", ".join(METRICS))
+        require(math.prod(map(len, self.grid.values())) <= MAX_RUNS, self, "grid",
+                f"at most {MAX_RUNS} combinations of values (each one is a run)")
         names = [m.name for m in self.members()]
         require(len(set(names)) == len(names), self, "grid", "values that differ in their written form")
 

@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..store.io import naming
 from .encode import ENCODERS, SAMPLE_FRAMES, Encoder
 from .style import Style
 
@@ -88,7 +89,7 @@ def _render_slice(make, style: Style, blob: bytes, start: int, stop: int, path: 
     """Worker: render frames start..stop-1 into a file of compressed records, one per frame."""
     if "torch" in sys.modules:  # a forked child cannot use the OpenMP pool torch left in the parent: it hangs
         sys.modules["torch"].set_num_threads(1)
-    with mpl.rc_context(style.rc()), open(path, "wb") as f:
+    with mpl.rc_context(style.rc()), naming(path), open(path, "wb") as f:
         for data in _packed(_Player(make, style), pickle.loads(blob), start, stop):
             pickle.dump([zlib.compress(d, 1) for d in data], f)
 
@@ -113,17 +114,20 @@ def _from_worker(future, path: str) -> Iterator[list[bytes]]:
 
 def _write(encoders: list[Encoder], frames: Iterable[list[bytes]]) -> None:
     """Stream every frame's bytes into the encoders, then move the files into place; on any failure
-    remove every temporary file and leave existing outputs untouched."""
+    remove every temporary file and leave existing outputs untouched. A full disk names the output."""
     opened = []
     try:
         for e in encoders:
-            e.open()
+            with naming(e.target):
+                e.open()
             opened.append(e)
         for data in frames:
             for e, d in zip(encoders, data):
-                e.write(d)
+                with naming(e.target):
+                    e.write(d)
         for e in encoders:
-            e.close()
+            with naming(e.target):
+                e.close()
     except BaseException:
         for e in opened:
             e.abort()

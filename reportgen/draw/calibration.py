@@ -1,10 +1,12 @@
 """`reportgen calibrate --plot`: the gradient diagram at initialisation before and after the multiplier."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
+from ..store.io import write_bytes
 from .style import Style
 
 
@@ -23,7 +25,7 @@ def plot(result, out: Path, style: Style | None = None) -> Path:
     axes[0].set_ylim(np.floor(finite.min()) - 1, np.ceil(finite.max()) + 1)
     fig.suptitle(f"At initialisation: {result.model.depth} layers of {result.model.activation!r}, "
                  f"width {result.model.width}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    return out
+    buf = io.BytesIO()  # drawn whole first: a full disk must not leave half a PNG
+    fig.savefig(buf, format="png")
+    write_bytes(Path(out), buf.getvalue())
+    return Path(out)

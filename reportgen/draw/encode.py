@@ -1,6 +1,8 @@
 """Encoders that stream RGBA frames into GIF, MP4 and PNG files, registered by name."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
 import re
@@ -78,7 +80,8 @@ class Encoder:
         self._file.close()
 
     def abort(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # a full disk refuses the rest of the buffer too: the file goes anyway
+            self._file.close()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -259,15 +262,30 @@ class Mp4(Encoder):
 
     def write(self, data: bytes) -> None:
         self._written += 1
-        for _ in range(1 + self._hold * (self._written == self.n)):
-            self._proc.stdin.write(data)
+        try:
+            for _ in range(1 + self._hold * (self._written == self.n)):
+                self._proc.stdin.write(data)
+        except BrokenPipeError:  # ffmpeg stopped: its log says why
+            raise self._failure() from None
 
     def close(self) -> None:
-        self._proc.stdin.close()
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass
         if self._proc.wait():
-            self._log.seek(0)
-            raise RuntimeError(f"ffmpeg failed for {self.target.name}: {self._log.read().decode()[-2000:]}")
+            raise self._failure()
         self._log.close()
+
+    def _failure(self) -> Exception:
+        """Why ffmpeg stopped: a full disk as the OSError naming the output, else ffmpeg's own words."""
+        self._proc.wait()
+        self._log.seek(0)
+        log = self._log.read().decode(errors="replace")
+        for code in (errno.ENOSPC, errno.EDQUOT):
+            if os.strerror(code) in log:
+                return OSError(code, os.strerror(code), str(self.target))
+        return RuntimeError(f"ffmpeg failed for {self.target.name}: {log[-2000:]}")
 
     def abort(self) -> None:
         self._proc.kill()

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..draw import figures
 from ..draw.style import Style
 from ..store.entries import Entry, members
-from ..store.io import DISK_ERRORS, RunError
+from ..store.io import DISK_ERRORS, RunError, naming
 from ..store.lock import lock
 from .cache import figure_key, read_manifest, reuse, write_manifest
 from .pages import figure_context, page, write_pages
@@ -48,11 +48,10 @@ def staging(out: Path):
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     try:
-        yield stage
-    except BaseException as e:
+        with naming(out):
+            yield stage
+    except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
-        if isinstance(e, OSError) and e.filename is None:
-            e.filename = str(out)  # a full disk fails in write(), which names no file: name the site
         raise
     shutil.rmtree(old, ignore_errors=True)
     if out.exists():

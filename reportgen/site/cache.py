@@ -16,6 +16,7 @@ from ..declare import config
 from ..draw import figures
 from ..draw.style import Style
 from ..store.entries import Entry
+from ..store.io import naming
 
 MANIFEST = ".reportgen-build.json"
 MANIFEST_FORMAT = 2  # bump when what a build writes per figure changes: every figure is drawn again
@@ -85,8 +86,9 @@ def read_manifest(out: Path) -> dict:
 
 
 def write_manifest(stage: Path, manifest: dict) -> None:
-    (stage / MANIFEST).write_text(json.dumps({"format": MANIFEST_FORMAT, "figures": manifest}, indent=1,
-                                             sort_keys=True))
+    with naming(stage / MANIFEST):
+        (stage / MANIFEST).write_text(json.dumps({"format": MANIFEST_FORMAT, "figures": manifest}, indent=1,
+                                                 sort_keys=True))
 
 
 def reuse(files: dict, old: Path, folder: Path) -> bool:

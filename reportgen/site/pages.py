@@ -14,7 +14,8 @@ from ..declare import config
 from ..draw import figures
 from ..draw.style import Style
 from ..store.entries import Entry
-from ..store.io import RunError, read_npz
+from ..store.io import RunError, naming, read_npz
+from .templates import render_template
 
 ASSETS = ("style.css", "site.js")
 
@@ -100,11 +101,11 @@ def write_pages(env: jinja2.Environment, stage: Path, pages: list[dict]) -> None
     """The assets, the gallery, the about page and one page per experiment, all into `stage`."""
     (stage / "assets").mkdir()
     for name in ASSETS:
-        (stage / "assets" / name).write_text(env.loader.get_source(env, name)[0])
-    (stage / "assets" / "pygments.css").write_text(
-        HtmlFormatter(style="default").get_style_defs(".highlight") + "\n@media (prefers-color-scheme: dark) {\n"
-        + HtmlFormatter(style="monokai").get_style_defs(".highlight") + "\n}\n")
-    (stage / ".nojekyll").write_text("")
+        write_text(stage / "assets" / name, env.loader.get_source(env, name)[0])
+    write_text(stage / "assets" / "pygments.css",
+               HtmlFormatter(style="default").get_style_defs(".highlight") + "\n@media (prefers-color-scheme: dark) {\n"
+               + HtmlFormatter(style="monokai").get_style_defs(".highlight") + "\n}\n")
+    write_text(stage / ".nojekyll", "")
     write_page(env, stage, "index.html", "index.html", pages=pages)
     write_page(env, stage, "about.html", "about.html", figures=figures_shown(pages))
     for p in pages:
@@ -116,7 +117,13 @@ def write_page(env: jinja2.Environment, stage: Path, path: str, template: str, *
     target = stage / path
     target.parent.mkdir(parents=True, exist_ok=True)
     root = "../" * path.count("/")
-    target.write_text(env.get_template(template).render(root=root, version=__version__, **context))
+    write_text(target, render_template(env, template, root=root, version=__version__, **context))
+
+
+def write_text(path: Path, text: str) -> None:
+    """One file of the staging folder (which a failed build removes whole); a full disk names the file."""
+    with naming(path):
+        path.write_text(text)
 
 
 def figures_shown(pages: list[dict]) -> list[dict]:

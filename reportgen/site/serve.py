@@ -65,11 +65,25 @@ def watch(server: Server, rebuild, folders, interval: float, stop: threading.Eve
                 server.version += 1
 
 
+class ServeError(Exception):
+    """A port the site cannot be served on: one line naming it and why."""
+
+
+def listen(folder: Path, port: int = 8000) -> Server:
+    """A server of `folder` bound to 127.0.0.1:`port` (0: any free one), not serving yet; or ServeError when
+    the port is out of range or another program has it."""
+    if not 0 <= port <= 65535:
+        raise ServeError(f"--port {port}: allowed: 0 (any free port) to 65535")
+    try:
+        return Server(("127.0.0.1", port), partial(_Handler, directory=os.fspath(folder)))
+    except OSError as e:
+        raise ServeError(f"cannot serve on 127.0.0.1:{port}: {e.strerror}") from None
+
+
 @contextlib.contextmanager
-def serving(folder: Path, port: int = 8000, rebuild=None, folders=(), interval: float = 1.0):
-    """Serve `folder` on 127.0.0.1:`port` (0: any free one) in the background; yield its url. With `rebuild`
-    (a callable returning whether it succeeded), watch `folders` and rebuild on every change."""
-    server = Server(("127.0.0.1", port), partial(_Handler, directory=os.fspath(folder)))
+def serving(server: Server, rebuild=None, folders=(), interval: float = 1.0):
+    """Serve in the background what `server` (from `listen`) serves; yield its url. With `rebuild` (a callable
+    returning whether it succeeded), watch `folders` and rebuild on every change."""
     stop = threading.Event()
     threads = [threading.Thread(target=server.serve_forever, daemon=True)]
     if rebuild:

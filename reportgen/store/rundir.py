@@ -195,5 +195,10 @@ class Run:
         if quantity == "metrics":
             return bool(self.epoch_files())
         if quantity == "landscape":
-            return (self.path / "landscape.npz").exists()
+            if (self.path / "landscape.npz").exists():
+                return True
+            if self.status["state"] == "complete" and self.meta["experiment"].get("landscape"):
+                raise RunError(f"{self.path / 'landscape.npz'}: missing, though the run declares a landscape "
+                               f"and is complete; run it again from scratch (`reportgen run --clean`)")
+            return False
         return (self.path / "arrays.npz").exists() and quantity in self.arrays()
