@@ -18,6 +18,8 @@ def __getattr__(name: str):
         return load_run
     import importlib   # not `from . import declare`: that asks this very function for the name first
     declare = importlib.import_module(f"{__name__}.declare")
+    if name == "__all__":  # `from reportgen import *` in a script: the declarations (and no torch)
+        return list(declare.__all__)
     if name in declare.__all__:
         return getattr(declare, name)
     raise AttributeError(f"module 'reportgen' has no attribute {name!r}")

@@ -14,7 +14,7 @@ from reportgen.declare import Adam, CNN, Experiment, Landscape, MLP, Record, Spe
 from reportgen.draw import figures
 from reportgen.draw.style import Style
 from reportgen.store.entries import Entry, needs_run
-from reportgen.store.io import read_npy, read_npz
+from reportgen.store.io import RunError, read_npy, read_npz
 from reportgen.store.rundir import Run
 from reportgen.draw.figures.trajectory_map import axis_labels
 
@@ -155,8 +155,8 @@ def test_figures_say_what_the_run_did_not_compute(run, tmp_path):
     for name, missing in (("loss_line", "line_loss"), ("trajectory_map", "pca")):
         with pytest.raises(figures.Skipped, match=f"{name}: run copy computed no {missing}"):
             figures.render(copy, name, tmp_path / name, Style(), ("png",), jobs=1)
-    (copy.path / "landscape.npz").unlink()
-    with pytest.raises(figures.Skipped, match="did not record landscape"):
+    (copy.path / "landscape.npz").unlink()  # declared and complete, yet gone: damage, named, not a skip
+    with pytest.raises(RunError, match="landscape.npz: missing, though the run declares a landscape"):
         figures.render(copy, "loss_plane", tmp_path / "p", Style(), ("png",), jobs=1)
 
 

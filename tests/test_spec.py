@@ -66,3 +66,13 @@ def test_run_id_follows_what_is_computed_not_the_words():
 def test_config_round_trips():
     a = Experiment(name="a", model=MLP(activation=LeakyReLU(negative_slope=2.25)), tags=("x", "y"))
     assert config.from_dict(config.to_dict(a)) == a
+
+
+def test_a_script_may_star_import_the_declarations_without_torch(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "x.py").write_text("from reportgen import *\nEXPERIMENT = Experiment(name='x', model=MLP(depth=3))\n")
+    code = ("import sys; from reportgen.declare.load import load; exp, = load(sys.argv[1]); "
+            "print(exp.model.depth, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.py")], capture_output=True, text=True)
+    assert out.stdout.split() == ["3", "False"], out.stderr

@@ -79,19 +79,20 @@ def page(entry: Entry, shown: list[dict], failed: list[dict] = (), parent: str |
     shown on the page, not a build that stops."""
     exp, problems = entry.experiment, []
 
-    def read(what, default):
+    def read(part: str, what, default):
         try:
             return what()
         except RunError as e:
-            problems.append(str(e))
+            problems.append(f"{part}: {e}")
             return default
 
-    status = read(lambda: entry.run.status, {"state": "failed", "epoch": 0, "step": 0, "message": ""})
+    status = read("status", lambda: entry.run.status, {"state": "failed", "epoch": 0, "step": 0, "message": ""})
     source = entry.script.read_text() if entry.script else ""  # a recorded run has no script
     return {"name": entry.name, "title": exp.title or entry.name, "description": exp.description,
             "tags": exp.tags, "status": status, "run_id": entry.run.id, "figures": shown, "failed": list(failed),
             "config": config_rows({k: v for k, v in config.to_dict(exp).items() if k not in config.PRESENTATION}),
-            "metrics": read(lambda: final_metrics(entry), {}), "env": read(lambda: entry.run.env, {}),
+            "metrics": read("final metrics", lambda: final_metrics(entry), {}),
+            "env": read("environment", lambda: entry.run.env, {}),
             "script": entry.script.name if entry.script else None,
             "source": highlight(source, PythonLexer(), HtmlFormatter(cssclass="highlight")) if source else "",
             "parent": parent, "members": [], "problems": problems}
