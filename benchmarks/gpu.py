@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
           + (", quick sizes" if args.quick else ""))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reportgen-gpu-") as tmp:
-        for name in args.only or CHECKS:
+        for name in [n for n in CHECKS if n in (args.only or CHECKS)]:
             print(f"\n== ({list(CHECKS).index(name) + 1}) {name}")
             began = time.perf_counter()
             try:
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = {"status": "error", "summary": f"{type(e).__name__}: {e}"[:300],
                           "traceback": traceback.format_exc()}
             result["seconds"] = time.perf_counter() - began
+            print(f"-> {result['status']}: {result['summary']}")
             report["checks"][name] = result
             report["seconds"] = time.perf_counter() - start
             write(args.out, report)

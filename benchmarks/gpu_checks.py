@@ -227,7 +227,6 @@ def no_sync(b) -> dict:
     summary = f"{epochs * steps} recorded steps on {device}: " + (
         "no host sync" if ok else f"{len(found)} host transfers" + (", CUDA's checker raised" if raised else "")) \
         + ("" if device.type == "cuda" else " (meta stand-in; CUDA's own checker skipped: no GPU)")
-    print("  ", summary)
     return {"status": "ok" if ok else "fail", **result, "summary": summary}
 
 

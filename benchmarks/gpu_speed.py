@@ -265,8 +265,8 @@ def jobs(b) -> dict:
     gpus = torch.cuda.device_count() if b.device.type == "cuda" else 0
     if gpus < 2:
         return {"status": "skipped", "gpus": gpus,
-                "summary": f"skipped: {gpus} GPU{'s' if gpus != 1 else ''} here; run --jobs spreads runs over "
-                           "GPUs only when there are several"}
+                "summary": f"{gpus} GPU{'s' if gpus != 1 else ''} here: run --jobs spreads runs over GPUs only "
+                           "when there are several"}
     folder = b.tmp / "jobs" / "experiments"
     folder.mkdir(parents=True)
     for i in range(gpus):
