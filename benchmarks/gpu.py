@@ -29,12 +29,13 @@ sys.path[:0] = [str(Path(__file__).resolve().parent)]
 import torch  # noqa: E402
 
 import gpu_checks  # noqa: E402
+import gpu_jobs  # noqa: E402
 import gpu_speed  # noqa: E402
 from gpu_common import QUICK, Bench, Size  # noqa: E402
 from reportgen.compute.runtime import environment, pick_device  # noqa: E402
 
 CHECKS = {"exactness": gpu_checks.exactness, "sync": gpu_checks.no_sync, "recording": gpu_speed.recording_cost,
-          "throughput": gpu_speed.throughput, "landscape": gpu_speed.landscape_plane, "jobs": gpu_speed.jobs}
+          "throughput": gpu_speed.throughput, "landscape": gpu_speed.landscape_plane, "jobs": gpu_jobs.jobs}
 FAILED = ("fail", "error")
 
 

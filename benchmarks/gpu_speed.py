@@ -1,14 +1,9 @@
-"""What benchmarks/gpu.py measures: recording's cost, training throughput and what bounds it, the landscape engine
-against the per-point loop, and `reportgen run --jobs` over several GPUs. Each variant runs in the same process
-as its baseline, and each figure is given beside it."""
+"""What benchmarks/gpu.py measures: recording's cost, training throughput and what bounds it, and the landscape
+engine against the per-point loop. Each variant runs in the same process as its baseline, each figure beside it."""
 from __future__ import annotations
 
 import itertools
-import os
 import statistics
-import subprocess
-import sys
-import threading
 import time
 
 import numpy as np
@@ -16,7 +11,7 @@ import torch
 
 import landscape as landscape_bench   # benchmarks/landscape.py: its per-point loop is the baseline
 import recording                      # benchmarks/recording.py: variants taking turns in rounds, its table
-from gpu_common import ROOT, SHAPE, CLASSES, Plain, cifar_shaped, sync, talk, trainer
+from gpu_common import SHAPE, CLASSES, Plain, cifar_shaped, sync, talk, trainer
 from reportgen import declare
 from reportgen.compute import directions, landscape, models, stats
 from reportgen.compute.steplog import StepLog
@@ -155,13 +150,14 @@ def throughput(b) -> dict:
                          "eager": rate(lambda: loop(Plain()), n, b.device, b.size.repeats),
                          f"eager, recorded every {exp.record.every}": rate(lambda: (loop(rec), rec.epoch(1)), n,
                                                                           b.device, b.size.repeats)}
-        r["profile"] = profiled(lambda: loop(Plain(), b.size.profile_steps), b.size.profile_steps, b.device)
-        if b.device.type == "cuda":   # below about half, the GPU waits for kernels to be launched
+        r["profile"] = attempt(lambda: profiled(lambda: loop(Plain(), b.size.profile_steps), b.size.profile_steps,
+                                                b.device))
+        if b.device.type == "cuda" and isinstance(r["profile"], dict):   # below about half, launches bound it
             r["device_busy_fraction"] = r["profile"]["device_busy_ms_per_step"] * r["eager"] / 1e3
         if not b.size.compile:
             r["torch.compile"] = "skipped in --quick: compiling takes longer than the whole quick run"
         elif name == "mlp80-leaky-x2.37":
-            r["torch.compile"] = compiled(exp, net, x, y, pool, n, b.device)
+            r["torch.compile"] = attempt(lambda: compiled(exp, net, x, y, pool, n, b.device))
         kept[name] = exp, net, x, y, pool
     for name, (exp, net, x, y, pool) in kept.items():
         out[name].update(graphs(exp, net, x, y, pool, n, b.device) if b.device.type == "cuda"
@@ -173,29 +169,31 @@ def throughput(b) -> dict:
 
 def graphs(exp, net, x, y, pool, n: int, device) -> dict:
     """Steps per second of the plain step, then of the recorded one, replayed as CUDA graphs."""
-    out = {}
-    for name, record in (("cuda graph", False), ("cuda graph, recorded every step", True)):
-        try:
-            step = graphed(exp, net, x, y, pool[0], record)
-            out[name] = rate(lambda: [step(i) for i in cycled(pool, n)], n, device)
-        except Exception as e:  # noqa: BLE001 - a figure that cannot be taken is reported, not fatal
-            out[name] = f"failed: {type(e).__name__}: {str(e)[:300]}"
-    return out
+    def replayed(record):
+        step = graphed(exp, net, x, y, pool[0], record)
+        return rate(lambda: [step(i) for i in cycled(pool, n)], n, device)
+    return {"cuda graph": attempt(lambda: replayed(False)),
+            "cuda graph, recorded every step": attempt(lambda: replayed(True))}
 
 
-def compiled(exp, net, x, y, pool, n: int, device) -> dict | str:
-    """torch.compile of the model (default mode) in the loop's plain step: seconds to compile, then steps/s."""
+def attempt(fn):
+    """fn(), or what stopped it as a line: a figure that cannot be taken here is reported, not fatal."""
     try:
-        model = torch.compile(net)
-        opt, sched = trainer(exp, net)
-        start = time.perf_counter()
-        train_steps(model, opt, sched, Plain(), x, y, cycled(pool, 2), 0, None)
-        sync(device)
-        seconds = time.perf_counter() - start
-        steps = rate(lambda: train_steps(model, opt, sched, Plain(), x, y, cycled(pool, n), 0, None), n, device)
-        return {"compile_s": seconds, "steps_per_s": steps}
-    except Exception as e:  # noqa: BLE001 - a compiler missing here is a figure not taken, not a failed check
+        return fn()
+    except Exception as e:  # noqa: BLE001
         return f"failed: {type(e).__name__}: {str(e)[:300]}"
+
+
+def compiled(exp, net, x, y, pool, n: int, device) -> dict:
+    """torch.compile of the model (default mode) in the loop's plain step: seconds to compile, then steps/s."""
+    model = torch.compile(net)
+    opt, sched = trainer(exp, net)
+    start = time.perf_counter()
+    train_steps(model, opt, sched, Plain(), x, y, cycled(pool, 2), 0, None)
+    sync(device)
+    seconds = time.perf_counter() - start
+    steps = rate(lambda: train_steps(model, opt, sched, Plain(), x, y, cycled(pool, n), 0, None), n, device)
+    return {"compile_s": seconds, "steps_per_s": steps}
 
 
 def show(name: str, r: dict, batch: int) -> None:
@@ -207,7 +205,7 @@ def show(name: str, r: dict, batch: int) -> None:
         elif k == "torch.compile" and isinstance(v, dict):
             print(f"  {k:32s} {v['steps_per_s']:9.1f} steps/s  {v['steps_per_s'] / eager:5.2f}x eager, "
                   f"compiled in {v['compile_s']:.0f} s")
-        elif k == "profile":
+        elif k == "profile" and isinstance(v, dict):
             print(f"  profile: {v['kernels_per_step']:.0f} device kernels and {v['aten_calls_per_step']:.0f} aten "
                   f"calls a step, the device busy {v['device_busy_ms_per_step']:.2f} ms of it")
         elif k == "device_busy_fraction":
@@ -249,52 +247,3 @@ def landscape_plane(b) -> dict:
             "max_rel_loss_difference": rel,
             "summary": f"{points} points: engine {engine:.2f} s, loop {loop:.2f} s ({loop / engine:.1f}x), "
                        f"losses within {rel:.0e}"}
-
-
-# ---- (6) run --jobs over the GPUs ----------------------------------------------------------------
-SCRIPT = """from reportgen import Adam, Experiment, LeakyReLU, MLP, Record, Synthetic
-EXPERIMENT = Experiment(name="gpu-job-{i}", seed={i}, epochs=2, record=Record(every=1),
-    model=MLP(depth=80, width=256, activation=LeakyReLU(negative_slope=0.01), multiplier=2.37),
-    data=Synthetic(n_train=4096, n_test=256, classes=100), optimizer=Adam(lr=(3e-5, 3e-6)))
-"""
-
-
-def jobs(b) -> dict:
-    """(6) `reportgen run --jobs N` of N runs of the talk's 80-layer net against `--jobs 1`, N the GPUs, each
-    a fresh command; the memory each GPU holds meanwhile shows which ones worked."""
-    gpus = torch.cuda.device_count() if b.device.type == "cuda" else 0
-    if gpus < 2:
-        return {"status": "skipped", "gpus": gpus,
-                "summary": f"{gpus} GPU{'s' if gpus != 1 else ''} here: run --jobs spreads runs over GPUs only "
-                           "when there are several"}
-    folder = b.tmp / "jobs" / "experiments"
-    folder.mkdir(parents=True)
-    for i in range(gpus):
-        (folder / f"gpu-job-{i}.py").write_text(SCRIPT.format(i=i))
-    out = {"status": "ok", "gpus": gpus}
-    for n in (gpus, 1):
-        used, done = [0] * gpus, threading.Event()
-        base = [torch.cuda.mem_get_info(i) for i in range(gpus)]
-
-        def watch():
-            while not done.wait(0.2):
-                for i, (free0, _) in enumerate(base):
-                    used[i] = max(used[i], free0 - torch.cuda.mem_get_info(i)[0])
-        watcher = threading.Thread(target=watch)
-        watcher.start()
-        start = time.perf_counter()
-        ran = subprocess.run([sys.executable, "-m", "reportgen", "run", "--jobs", str(n), "--runs",
-                              str(b.tmp / "jobs" / f"runs-{n}"), str(folder)], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
-        seconds = time.perf_counter() - start
-        done.set()
-        watcher.join()
-        out[f"jobs {n}"] = {"seconds": seconds, "exit": ran.returncode, "gpus_used_mb": [u / 2**20 for u in used]}
-        print(f"  --jobs {n}: {seconds:.1f} s, exit {ran.returncode}, memory held per GPU (MB): "
-              + " ".join(f"{u / 2**20:.0f}" for u in used))
-        if ran.returncode:
-            out["status"], out["stderr"] = "fail", ran.stderr[-2000:]
-    spread = sum(mb > 256 for mb in out[f"jobs {gpus}"]["gpus_used_mb"])   # a worker's context and net
-    out["status"] = out["status"] if spread == gpus else "fail"
-    speedup = out["jobs 1"]["seconds"] / out[f"jobs {gpus}"]["seconds"]
-    return {**out, "speedup": speedup, "summary": f"{gpus} runs on {spread} of {gpus} GPUs, {speedup:.1f}x --jobs 1"}
