@@ -30,7 +30,8 @@ def clip_warning(clipped: np.ndarray, threshold: float | None) -> str:
             f"learning-rate cut in disguise")
 
 
-LOGS = [i for i, s in enumerate(STATS) if s not in ("zero_frac", "l2")]  # the log10|g| columns
+# the log10|g| columns, as a slice: a list as an index is sent to the device first, which waits for a GPU
+LOGS = slice(0, STATS.index("zero_frac"))
 L2 = STATS.index("l2")
 
 

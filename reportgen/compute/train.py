@@ -65,18 +65,8 @@ def train(exp: Experiment, run: Run, progress=None, final: str = "complete") -> 
     step = start * per_epoch
     run.set_status("running", start, step)
     for epoch in range(start + 1, exp.epochs + 1):
-        for idx in batches(len(x_train), exp.batch_size, order, device):
-            out, loss = forward_backward(model, opt, x_train[idx], y_train[idx])
-            step += 1
-            norm = rec.step(step, loss, (out.argmax(1) == y_train[idx]).float().mean(), sched.get_last_lr()[0])
-            if clip is not None:  # after recording: the log keeps the unclipped norm
-                clip_grads_with_norm_(model.parameters(), clip, norm)
-            opt.step()
-            sched.step()
-            if step in rec.snapshot_steps:
-                rec.snapshot(step)
-            if progress:
-                progress(1)
+        step = train_steps(model, opt, sched, rec, x_train, y_train,
+                           batches(len(x_train), exp.batch_size, order, device), step, clip, progress)
         test_loss, test_acc = evaluate(model, x_test, y_test)
         chunk = rec.epoch(epoch, test_loss=test_loss, test_accuracy=test_acc,
                          clip=math.nan if clip is None else clip)
@@ -91,6 +81,25 @@ def train(exp: Experiment, run: Run, progress=None, final: str = "complete") -> 
     # also reached by a run killed after its last checkpoint: resuming it only writes its final status
     run.set_status(final, exp.epochs, step, clip_warning(run.epochs(exp.epochs)["clipped"], clip))
     return "complete"
+
+
+def train_steps(model, opt, sched, rec: StepLog, x, y, epoch_batches, step: int, clip: float | None,
+                progress=None) -> int:
+    """One epoch's steps, recorded by `rec`; returns the last step's number. Nothing in them reads the device
+    back to the host but the weight snapshots: the measurements wait on the device for `rec.epoch`."""
+    for idx in epoch_batches:
+        out, loss = forward_backward(model, opt, x[idx], y[idx])
+        step += 1
+        norm = rec.step(step, loss, (out.argmax(1) == y[idx]).float().mean(), sched.get_last_lr()[0])
+        if clip is not None:  # after recording: the log keeps the unclipped norm
+            clip_grads_with_norm_(model.parameters(), clip, norm)
+        opt.step()
+        sched.step()
+        if step in rec.snapshot_steps:
+            rec.snapshot(step)
+        if progress:
+            progress(1)
+    return step
 
 
 def batches(n: int, batch_size: int, order: torch.Generator, device) -> list[torch.Tensor]:
