@@ -33,6 +33,7 @@ def _check_root(obj):
 @spec
 class CIFAR10:
     root: str = "~/data"
+    classes = 10  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
     check = _check_root
 
@@ -40,6 +41,7 @@ class CIFAR10:
 @spec
 class CIFAR100:
     root: str = "~/data"
+    classes = 100  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
     check = _check_root
 
@@ -47,6 +49,7 @@ class CIFAR100:
 @spec
 class MNIST:
     root: str = "~/data"
+    classes = 10  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
     check = _check_root
 
@@ -54,6 +57,7 @@ class MNIST:
 @spec
 class FashionMNIST:
     root: str = "~/data"
+    classes = 10  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
     check = _check_root
 

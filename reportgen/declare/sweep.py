@@ -5,6 +5,7 @@ import itertools
 import re
 from typing import Any
 
+from .claims import BestFalls, Runs, SweepClaim
 from .config import override
 from .demos import Demo
 from .experiment import Experiment
@@ -40,6 +41,7 @@ class Sweep(Demo):
     base: Experiment
     grid: dict[str, tuple[Any, ...]]
     metric: str = "train_loss"
+    claims: tuple[SweepClaim, ...] = ()  # what the grid must show: Runs(where=..., claims=...), BestFalls(...)
 
     def check(self):
         super().check()
@@ -48,6 +50,24 @@ class Sweep(Demo):
         require(self.metric in METRICS, self, "metric", ", ".join(METRICS))
         names = [m.name for m in self.members()]
         require(len(set(names)) == len(names), self, "grid", "values that differ in their written form")
+        require(not self.base.claims, self, "base", "an experiment without claims: a sweep's claims are its own, "
+                "e.g. Runs(where={...}, claims=(Learns(),))")
+        for claim in self.claims:
+            self._check_claim(claim)
+
+    def _check_claim(self, claim) -> None:
+        """A claim names fields of the grid (and, in Runs, values it holds)."""
+        grid = ", ".join(self.grid)
+        if isinstance(claim, Runs):
+            for path, value in claim.where.items():
+                require(path in self.grid, claim, "where", f"fields of the grid ({grid})")
+                require(value in self.grid[path], claim, "where",
+                        f"values of the grid: {path} in {', '.join(map(label, self.grid[path]))}")
+        if isinstance(claim, BestFalls):
+            for name in ("field", "along"):
+                values = self.grid.get(getattr(claim, name), ())
+                require(len(values) >= 2 and all(isinstance(v, (int, float)) for v in values), claim, name,
+                        f"a field of the grid with two or more numbers ({grid})")
 
     def combinations(self) -> list[tuple]:
         """Every combination of values, the first field varying slowest."""
