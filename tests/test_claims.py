@@ -139,3 +139,38 @@ def test_claims_do_not_change_a_run_id():
 def test_bad_claims_are_one_clear_error(make, says):
     with pytest.raises(SpecError, match=says):
         make()
+
+
+CLAIMED = """
+from reportgen.declare import *
+EXPERIMENT = Experiment(
+    name="claimed", model=MLP(depth=4, width=16), data=Synthetic(n_train=128, n_test=32, shape=(1, 8, 8), classes=4),
+    optimizer=Adam(lr=(1e-3, 1e-4)), epochs=2, batch_size=32, record=Record(every=1, snapshots=0),
+    figures=("gradient_diagram",), claims=(GradientSpan(at="start", orders=(-20, 20)),{more}),
+)
+"""
+
+
+def test_check_prints_a_line_per_claim_and_fails_when_one_fails_and_pages_show_them(tmp_path, monkeypatch, one_thread):
+    from click.testing import CliRunner
+
+    from reportgen.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").mkdir()
+    script = tmp_path / "experiments" / "claimed.py"
+    script.write_text(CLAIMED.format(more=" Diverges()"))
+    missing = CliRunner().invoke(main, ["check"])
+    assert missing.exit_code == 1 and missing.stdout.splitlines()[0] == "? claimed: gradient span last − first " \
+        "layer at start within -20…20 orders: the run is missing"
+    assert CliRunner().invoke(main, ["build"]).exit_code == 0
+    done = CliRunner().invoke(main, ["check"])
+    lines = done.stdout.splitlines()
+    assert done.exit_code == 1 and len(lines) == 2 and done.stderr.strip() == "1 of 2 claims held"
+    assert lines[0].startswith("✓ claimed: gradient span") and lines[1] == "✗ claimed: diverges: finished all 8 steps"
+    page = (tmp_path / "site" / "claimed" / "index.html").read_text()
+    assert '<li class="claim claim-failed"><span class="mark" title="failed">✗</span> diverges: ' in page
+    assert "✗ 1 of 2 claims not held" in (tmp_path / "site" / "index.html").read_text()
+    script.write_text(CLAIMED.format(more=""))  # a claim less: the same run, checked and shown again
+    assert CliRunner().invoke(main, ["check"]).exit_code == 0
+    rebuilt = CliRunner().invoke(main, ["build"])
+    assert "ran 0" in rebuilt.output and "✓ 1 claim held" in (tmp_path / "site" / "index.html").read_text()

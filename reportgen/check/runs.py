@@ -26,6 +26,10 @@ class Verdict:
     def mark(self) -> str:
         return {True: "✓", False: "✗", None: "?"}[self.held]
 
+    @property
+    def state(self) -> str:
+        return {True: "held", False: "failed", None: "unmeasured"}[self.held]
+
     def line(self) -> str:
         return f"{self.mark} {self.says}: {self.measured}"
 

@@ -10,6 +10,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from ..version import __version__
+from ..check import verdicts
 from ..declare import config
 from ..draw import figures
 from ..draw.style import Style
@@ -82,7 +83,7 @@ def page(entry: Entry, shown: list[dict], parent: str | None = None) -> dict:
             "metrics": final_metrics(entry), "env": entry.run.env,
             "script": entry.script.name if entry.script else None,
             "source": highlight(source, PythonLexer(), HtmlFormatter(cssclass="highlight")) if source else "",
-            "parent": parent, "members": []}
+            "parent": parent, "members": [], "claims": [vars(v) | {"mark": v.mark, "state": v.state} for v in verdicts(entry)]}
 
 
 
