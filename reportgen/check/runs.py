@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..declare.claims import DoesNotLearn, Diverges, GradientCollapse, GradientSpan, Learns
+from ..declare.claims import Diverges, DoesNotLearn, GradientCollapse, GradientSpan, Learns, when
 from ..registry import Registry
 from ..store.entries import Entry
 from ..store.rundir import STATS, Run
@@ -105,7 +105,7 @@ def gradient_span(claim: GradientSpan, run: Run, exp):
     picked = rows(e, claim.at)
     a, b = at_rows(first, picked), at_rows(last, picked)
     if np.isnan(a) or np.isnan(b):
-        return False, f"no gradient logged at {claim.says().split(' at ')[1].split(' within')[0]}"
+        return False, f"no gradient logged at {when(claim.at)}"
     low, high = claim.orders
     return bool(low <= b - a <= high), f"{b - a:+.1f} orders (first layer 10^{a:.1f}, last 10^{b:.1f})"
 

@@ -57,7 +57,7 @@ class GradientSpan:
 
     def says(self) -> str:
         low, high = self.orders
-        return f"gradient span last − first layer at {_when(self.at)} within {low:g}…{high:g} orders"
+        return f"gradient span last − first layer at {when(self.at)} within {low:g}…{high:g} orders"
 
 
 @spec
@@ -104,15 +104,17 @@ class BestFalls:
     along: str = "model.depth"
 
     def says(self) -> str:
-        return f"the best {_short(self.field)} falls as {_short(self.along)} grows"
+        return f"the best {short(self.field)} falls as {short(self.along)} grows"
 
 
 SweepClaim = Union[Runs, BestFalls]
 
 
-def _when(at: str | int) -> str:
+def when(at: str | int) -> str:
+    """`at` in words: start, end, epoch N."""
     return at if isinstance(at, str) else f"epoch {at}"
 
 
-def _short(path: str) -> str:
+def short(path: str) -> str:
+    """The last part of a field's path: optimizer.lr -> lr."""
     return path.rsplit(".", 1)[-1]

@@ -5,7 +5,7 @@ import itertools
 import re
 from typing import Any
 
-from .claims import BestFalls, Runs, SweepClaim
+from .claims import BestFalls, Runs, SweepClaim, short
 from .config import override
 from .demos import Demo
 from .experiment import Experiment
@@ -24,11 +24,6 @@ def label(value) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(map(label, value)) + ")"
     return repr(value)
-
-
-def short(path: str) -> str:
-    """The last part of a field's path: optimizer.lr -> lr."""
-    return path.rsplit(".", 1)[-1]
 
 
 @spec
