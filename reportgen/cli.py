@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from . import checking
 from .version import __version__
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -192,22 +193,7 @@ def list_(paths, runs):
         click.echo(f"{e.name:32} {e.run.id}  {s['state']:9} epoch {s['epoch']:>3}  step {s['step']:>6}  {e.script or 'recorded'}")
 
 
-@main.command()
-@PATHS
-@RUNS
-@SET
-@command
-def check(paths, runs, overrides):
-    """Measure the claims of the experiments' finished runs: one line each, exit 1 unless all of them held."""
-    from .check import verdicts
-    from .pipeline import gather
-    found = [(e, v) for e in gather(paths or ("experiments",), runs, overrides) for v in verdicts(e)]
-    for e, v in found:
-        click.echo(f"{v.mark} {e.name}: {v.says}: {v.measured}")
-    held = sum(v.held is True for _, v in found)
-    click.echo(f"{held} of {len(found)} claims held" if found else "no claims declared", err=True)
-    if held < len(found):
-        sys.exit(1)
+main.command()(PATHS(RUNS(SET(command(checking.check)))))  # one line each claim, exit 1 unless all held
 
 
 @main.command(name="figures")
