@@ -11,8 +11,8 @@ EXPERIMENT = Experiment(
     description="Thirty orders of magnitude between the last layer's gradient and the first's: nothing learns.",
     tags=("vanishing gradients", "mlp"),
     model=MLP(depth=80, width=64, activation=LeakyReLU(negative_slope=0.01)),
-    data=Synthetic(n_train=1024, n_test=256),
-    optimizer=Adam(lr=(3e-3, 3e-4)),
+    data=Synthetic(n_train=1024, n_test=256, noise=0.5),  # the data and rates of the multiplied net beside it
+    optimizer=Adam(lr=(1e-3, 1e-4)),
     epochs=16,
     record=Record(every=2),
     figures=("gradient_diagram", "gradient_heatmap"),

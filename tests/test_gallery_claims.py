@@ -22,16 +22,16 @@ def verdicts_at(threads: int, seed: int, runs: Path) -> list[tuple[str, bool | N
     from reportgen.check import verdicts
     from reportgen.compute.execute import execute
     from reportgen.pipeline import gather
-    from reportgen.store.entries import members
+    from reportgen.store.entries import members, needs_run
     torch.set_num_threads(threads)
     found = []
     for name in TALK:
         script = ROOT / "experiments" / f"{name}.py"
         overrides = (f"{'base.' if 'Sweep(' in script.read_text() else ''}seed={seed}",) if seed else ()
         for entry in gather((script,), runs, overrides):
-            for member in members(entry):
-                execute(member)
-            execute(entry)
+            todo = [m for m in members(entry) if needs_run(m)]  # here, on these threads; then the sweep collects
+            for each in todo + ([entry] if todo or needs_run(entry) else []):
+                execute(each)
             found += [(entry.name, v.held, v.line()) for v in verdicts(entry)]
     return found
 
