@@ -86,6 +86,11 @@ def test_divergence_and_unfinished_runs(tmp_path):
         ("diverges", True, "diverged at step 4"), ("learns", False, "diverged at step 4"),
         ("does not learn", True, "diverged at step 4")]
     assert measured(tmp_path / "b", e, **LEARNING)[0] == ("diverges", False, "finished all 4 steps")
+    early = Entry(exp(Learns(), GradientSpan(), GradientCollapse()), None, Run(tmp_path / "d"))
+    early.run.create(early.experiment)
+    early.run.set_status("diverged", 0, 3)  # before its first epoch ended: no chunk to read
+    assert [(v.held, v.measured) for v in verdicts(early)] == [
+        (False, "diverged at step 3"), (False, "no gradient logged at start"), (False, "no gradient logged")]
     assert measured(tmp_path / "c", e, **LEARNING, state="running")[1] == ("learns", None, "the run is running")
 
 

@@ -53,35 +53,35 @@ def losses(e: dict) -> tuple[float, float]:
     return float(e["loss"][0]), float(np.mean(e["loss"][(e["epoch_end"][-2] if len(e["epoch_end"]) > 1 else 0):]))
 
 
-def learning(claim, run: Run, exp) -> tuple[float, float, float, float, str]:
-    """start and end loss, final test accuracy, chance, and the words for them."""
+def learning(run: Run, exp) -> tuple[float, float, float, float, str]:
+    """start and end loss, final test accuracy, chance, and the words for them (NaN for a diverged run)."""
+    chance = 1 / exp.data.classes
+    if run.status["state"] == "diverged":  # perhaps before its first epoch ended: nothing to read
+        return np.nan, np.nan, np.nan, chance, f"diverged at step {run.status['step']}"
     e = run.epochs()
     start, end = losses(e)
     acc = float(e.get("epoch_test_accuracy", [np.nan])[-1])
-    chance = 1 / exp.data.classes
-    words = f"training loss {start:.2f} → {end:.2f}, test accuracy {acc:.0%} (chance {chance:.0%})"
-    if run.status["state"] == "diverged":
-        words = f"diverged at step {run.status['step']}"
-    return start, end, acc, chance, words
+    return start, end, acc, chance, f"training loss {start:.2f} → {end:.2f}, test accuracy {acc:.0%} (chance {chance:.0%})"
 
 
 @measure(Learns)
 def learns(claim: Learns, run: Run, exp):
-    start, end, acc, chance, words = learning(claim, run, exp)
-    learnt = end <= claim.below * start and acc >= claim.chance * chance
-    return run.status["state"] != "diverged" and learnt, words
+    start, end, acc, chance, words = learning(run, exp)
+    return bool(end <= claim.below * start and acc >= claim.chance * chance), words
 
 
 @measure(DoesNotLearn)
 def does_not_learn(claim: DoesNotLearn, run: Run, exp):
-    start, end, acc, chance, words = learning(claim, run, exp)
-    return run.status["state"] == "diverged" or (end > claim.above * start and acc < claim.chance * chance), words
+    start, end, acc, chance, words = learning(run, exp)
+    return run.status["state"] == "diverged" or bool(end > claim.above * start and acc < claim.chance * chance), words
 
 
 def first_and_last(run: Run) -> tuple[np.ndarray, np.ndarray, dict]:
     """The median log10|g| of the first and the last weight layer (tensors of two or more dimensions) at every
     logged step, and the run's epochs."""
     e = run.epochs()
+    if not e.get("grad_step", np.zeros(0)).size:  # e.g. a run that diverged before it logged any
+        return np.zeros(0), np.zeros(0), {"grad_step": np.zeros(0), "grad_epoch": np.zeros(0, int)}
     weights = [i for i, p in enumerate(run.params) if len(p["shape"]) >= 2]
     median = e["grad"][:, :, STATS.index("median")]
     return median[:, weights[0]], median[:, weights[-1]], e
@@ -91,7 +91,7 @@ def rows(e: dict, at) -> np.ndarray:
     """The logged steps `at` names: the first one, the last epoch's, or epoch N's."""
     if at == "start":
         return np.arange(len(e["grad_step"]))[:1]
-    epoch = e["grad_epoch"].max() if at == "end" else at
+    epoch = e["grad_epoch"].max(initial=0) if at == "end" else at
     return np.flatnonzero(e["grad_epoch"] == epoch)
 
 
