@@ -7,7 +7,7 @@ from reportgen import Adam, Experiment, Landscape, MLP, ReLU, Synthetic
 EXPERIMENT = Experiment(
     name="landscape-mlp",
     title="A small MLP: trajectory and loss landscape",
-    description="Where the weights travel, and the loss around them at every epoch: a valley that deepens and narrows.",
+    description="Where the weights travel, and the loss around them at every epoch: watch the valley as it trains.",
     tags=("loss landscape", "trajectory", "mlp"),
     model=MLP(depth=4, width=64, activation=ReLU()),
     data=Synthetic(n_train=1024, n_test=256, shape=(3, 16, 16)),

@@ -3,7 +3,7 @@
 # the first at initialisation (`reportgen calibrate --depth 26 --activation 'Identity()'`).
 # The talk's size (CIFAR-100 files in ~/data/cifar-100-python): reportgen run experiments/mlp26-linear.py
 #   --set "data=CIFAR100(root='~/data')" --set model.width=256 --set "optimizer.lr=(3e-5, 3e-6)" --set epochs=30
-from reportgen import Adam, Experiment, Identity, MLP, Record, Synthetic
+from reportgen import Adam, Experiment, GradientSpan, Identity, MLP, Record, Synthetic
 
 EXPERIMENT = Experiment(
     name="mlp26-linear",
@@ -16,4 +16,5 @@ EXPERIMENT = Experiment(
     epochs=16,
     record=Record(every=2),
     figures=("gradient_diagram", "gradient_heatmap"),
+    claims=(GradientSpan(at="start", orders=(3, 7)),),
 )

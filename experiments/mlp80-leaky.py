@@ -3,7 +3,7 @@
 # the net does not learn. The same net with the multiplier: experiments/mlp80-leaky-x2.37.py.
 # The talk's size (CIFAR-100 files in ~/data/cifar-100-python): reportgen run experiments/mlp80-leaky.py
 #   --set "data=CIFAR100(root='~/data')" --set model.width=256 --set "optimizer.lr=(3e-5, 3e-6)" --set epochs=30
-from reportgen import Adam, Experiment, LeakyReLU, MLP, Record, Synthetic
+from reportgen import Adam, DoesNotLearn, Experiment, GradientSpan, LeakyReLU, MLP, Record, Synthetic
 
 EXPERIMENT = Experiment(
     name="mlp80-leaky",
@@ -11,9 +11,10 @@ EXPERIMENT = Experiment(
     description="Thirty orders of magnitude between the last layer's gradient and the first's: nothing learns.",
     tags=("vanishing gradients", "mlp"),
     model=MLP(depth=80, width=64, activation=LeakyReLU(negative_slope=0.01)),
-    data=Synthetic(n_train=1024, n_test=256),
-    optimizer=Adam(lr=(3e-3, 3e-4)),
+    data=Synthetic(n_train=1024, n_test=256, noise=0.5),  # the data and rates of the multiplied net beside it
+    optimizer=Adam(lr=(1e-3, 1e-4)),
     epochs=16,
     record=Record(every=2),
     figures=("gradient_diagram", "gradient_heatmap"),
+    claims=(GradientSpan(at="start", orders=(25, 35)), DoesNotLearn()),
 )

@@ -5,7 +5,7 @@
 # The talk's size (CIFAR-100 files in ~/data/cifar-100-python): reportgen run experiments/sweep-lr-depth.py
 #   --set "base.data=CIFAR100(root='~/data')" --set base.model.width=256 --set base.epochs=30
 #   --set "grid={'optimizer.lr': (1e-6, 3e-6, 6.3e-6, 1e-5, 3e-5), 'model.depth': (17, 26, 50, 116)}"
-from reportgen import Adam, Experiment, MLP, Record, Sweep, Synthetic, Tanh
+from reportgen import Adam, BestFalls, Experiment, GradientSpan, Learns, MLP, Record, Runs, Sweep, Synthetic, Tanh
 
 EXPERIMENT = Sweep(
     name="sweep-lr-depth",
@@ -16,4 +16,7 @@ EXPERIMENT = Sweep(
                     data=Synthetic(n_train=1024, n_test=256), optimizer=Adam(), epochs=12,
                     record=Record(every=4, snapshots=0, snapshot_every=12), figures=("gradient_diagram",)),
     grid={"optimizer.lr": (3e-5, 3e-4, 3e-3), "model.depth": (17, 50, 116)},
+    claims=(BestFalls(field="optimizer.lr", along="model.depth"),
+            Runs(where={"optimizer.lr": 3e-3, "model.depth": 17}, claims=(Learns(),)),
+            Runs(where={"optimizer.lr": 3e-3, "model.depth": 116}, claims=(GradientSpan(at="end", orders=(5, 40)),))),
 )

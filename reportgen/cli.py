@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from . import checking
 from .figure_options import FORMATS, chosen_formats, make_style, style_options
 from .version import __version__
 
@@ -180,6 +181,9 @@ def list_(paths, runs):
     for e in gather(paths or ("experiments",), runs):
         s = e.run.status
         click.echo(f"{e.name:32} {e.run.id}  {s['state']:9} epoch {s['epoch']:>3}  step {s['step']:>6}  {e.script or 'recorded'}")
+
+
+main.command()(PATHS(RUNS(SET(command(checking.check)))))  # one line each claim, exit 1 unless all held
 
 
 @main.command(name="figures")

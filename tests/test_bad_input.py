@@ -150,6 +150,15 @@ CASES = [
      ["run", "bad/call.py"], "'gradient_diagram(True)' is not a figure name, nor name(option=value, ...)"),
     ("a figure listed twice", script("twice.py", tiny(figures="('grad_norm', ' grad_norm')")),
      ["run", "bad/twice.py"], "' grad_norm' is listed twice"),
+    ("a claim that is not a claim", script("claim.py", tiny(claims="('learns',)")),
+     ["check", "bad/claim.py"], "bad/claim.py:2: Experiment.claims = ('learns',): expected a tuple (Learns(...) or"),
+    ("a claim out of its range", script("span.py", tiny(claims="(GradientSpan(orders=(3, 1)),)")),
+     ["run", "bad/span.py"], "bad/span.py:2: GradientSpan.orders = (3, 1): allowed: (low, high) with low < high"),
+    ("a sweep claim naming a value not in the grid", script("where.py", """
+        from reportgen.declare import *
+        EXPERIMENT = Sweep(name="bad", base=Experiment(name="b", epochs=1), grid={"optimizer.lr": (1e-3, 1e-2)},
+                           claims=(Runs(where={"optimizer.lr": 3e-5}, claims=(Learns(),)),))
+        """), ["build", "bad/where.py"], "Runs.where = {'optimizer.lr': 3e-05}: allowed: values of the grid"),
     ("a --figure option of the wrong type", None, ["render", "--figure", "gradient_diagram(per_step='yes')",
      "experiments/tiny-b.py"], "--figure \"gradient_diagram(per_step='yes')\": gradient_diagram(per_step='yes'): expected bool"),
     ("an unknown --set field", None, ["run", "--set", "model.dpth=3", "experiments/tiny-b.py"],

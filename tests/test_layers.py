@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "reportgen"
 # what each room may import of reportgen (besides itself, registry.py and version.py); the top (cli, pipeline, api)
 # may import all
 ALLOWED = {"declare": set(), "store": {"declare"}, "compute": {"declare", "store"}, "draw": {"declare", "store"},
-           "site": {"declare", "store", "draw"}}
+           "check": {"declare", "store"}, "site": {"declare", "store", "draw", "check"}}
 
 
 def modules() -> dict[str, Path]:
@@ -75,7 +75,7 @@ def test_each_room_imports_only_the_rooms_below_it(graph):
 
 def test_the_drawing_layer_and_the_site_load_no_torch():
     code = ("import sys, importlib, pkgutil; import reportgen.draw.figures as f; f.load_all(); "
-            "import reportgen.draw.animate, reportgen.draw.calibration, reportgen.site.build, reportgen.site.serve, "
+            "import reportgen.check, reportgen.draw.animate, reportgen.draw.calibration, reportgen.site.build, reportgen.site.serve, "
             "reportgen.site.publish; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)
     assert done.returncode == 0, done.stderr

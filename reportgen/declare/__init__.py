@@ -1,4 +1,5 @@
 """What a user declares: `from reportgen.declare import Experiment, MLP, ...` (or `from reportgen import ...`)."""
+from .claims import BestFalls, Diverges, DoesNotLearn, GradientCollapse, GradientSpan, Learns, Runs
 from .data import CIFAR10, CIFAR100, MNIST, Data, FashionMNIST, Synthetic
 from .demos import CityMDS, Demo, LayerCompression, NewtonField, OptimizerRace, Racer, SVDCompression
 from .experiment import Experiment, Landscape, Record, Recorded
@@ -8,8 +9,9 @@ from .optim import (SGD, Adam, AdamW, Clip, Cosine, Cyclic, LinearDecay, Optimiz
 from .spec import SpecError
 from .sweep import Sweep
 
-__all__ = ["CIFAR10", "CIFAR100", "CNN", "GELU", "MLP", "MNIST", "SGD", "Activation", "Adam", "AdamW", "CityMDS",
-           "Clip", "Cosine", "Cyclic", "Data", "Demo", "Experiment", "FashionMNIST", "Identity", "Landscape",
-           "LayerCompression", "LeakyReLU", "LinearDecay", "Model", "NewtonField", "Optimizer", "OptimizerRace",
-           "Racer", "ReLU", "Record", "Recorded", "SVDCompression", "Schedule", "SpecError", "StepDecay", "Sweep",
-           "Synthetic", "Tanh", "Warmup", "WarmupCooldown"]
+__all__ = ["CIFAR10", "CIFAR100", "CNN", "GELU", "MLP", "MNIST", "SGD", "Activation", "Adam", "AdamW", "BestFalls",
+           "CityMDS", "Clip", "Cosine", "Cyclic", "Data", "Demo", "Diverges", "DoesNotLearn", "Experiment",
+           "FashionMNIST", "GradientCollapse", "GradientSpan", "Identity", "Landscape", "LayerCompression", "LeakyReLU",
+           "Learns", "LinearDecay", "Model", "NewtonField", "Optimizer", "OptimizerRace", "Racer", "ReLU", "Record",
+           "Recorded", "Runs", "SVDCompression", "Schedule", "SpecError", "StepDecay", "Sweep", "Synthetic", "Tanh",
+           "Warmup", "WarmupCooldown"]

@@ -64,11 +64,18 @@ def from_dict(data: Any) -> Any:
     return data
 
 
-# Fields that change what a run computes. Words and figure choices do not: editing a title must not retrain.
-PRESENTATION = ("title", "description", "tags", "figures")
+# Fields that change what a run computes. Words, figure choices and claims do not: editing a title must not retrain.
+PRESENTATION = ("title", "description", "tags", "figures", "claims")
+
+
+def _computed(data: Any) -> Any:
+    """A to_dict without claims at any depth (a sweep's base is an experiment), so claims never change an id."""
+    if isinstance(data, dict):
+        return {k: _computed(v) for k, v in data.items() if not (k == "claims" and "type" in data)}
+    return [_computed(v) for v in data] if isinstance(data, list) else data
 
 
 def run_id(obj) -> str:
     """A short hash of everything that decides what the run computes."""
-    data = {k: v for k, v in to_dict(obj).items() if k not in PRESENTATION}
+    data = {k: v for k, v in _computed(to_dict(obj)).items() if k not in PRESENTATION}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]

@@ -43,6 +43,7 @@ def _check_root(obj):
 @spec
 class CIFAR10:
     root: str = "~/data"
+    classes = 10  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
     shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes: not fields
     classes = 10
@@ -52,6 +53,7 @@ class CIFAR10:
 @spec
 class CIFAR100:
     root: str = "~/data"
+    classes = 100  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
     shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes: not fields
     classes = 100
@@ -61,6 +63,7 @@ class CIFAR100:
 @spec
 class MNIST:
     root: str = "~/data"
+    classes = 10  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
     shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes: not fields
     classes = 10
@@ -70,6 +73,7 @@ class MNIST:
 @spec
 class FashionMNIST:
     root: str = "~/data"
+    classes = 10  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
     shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes: not fields
     classes = 10

@@ -5,6 +5,7 @@ import re
 from dataclasses import field
 from typing import Any
 
+from .claims import RunClaim
 from .data import MAX_SEED, Data, Synthetic
 from .model import CNN, MAX_PARAMETERS, MLP, Model
 from .optim import Adam, Clip, Optimizer, Schedule
@@ -87,6 +88,7 @@ class Experiment:
     landscape: Landscape | None = None
     # the tuning playbook's diagnostics come by default: gradient norm and learning rate beside the loss
     figures: tuple[str, ...] = ("gradient_diagram", "grad_norm", "lr_schedule")
+    claims: tuple[RunClaim, ...] = ()  # what the run must show (declare/claims.py); its page says held or failed
 
     def check(self):
         require(bool(NAME.match(self.name)), self, "name", "lower-case letters, digits, '.', '_', '-'")

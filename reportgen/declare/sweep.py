@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any
 
+from .claims import BestFalls, Runs, SweepClaim, short
 from .config import override
 from .demos import Demo
 from .experiment import Experiment
@@ -27,11 +28,6 @@ def label(value) -> str:
     return repr(value)
 
 
-def short(path: str) -> str:
-    """The last part of a field's path: optimizer.lr -> lr."""
-    return path.rsplit(".", 1)[-1]
-
-
 @spec
 class Sweep(Demo):
     """Every combination of `grid` ({field path: values}) applied to `base` by `--set`-style overrides. Each
@@ -42,6 +38,7 @@ class Sweep(Demo):
     base: Experiment
     grid: dict[str, tuple[Any, ...]]
     metric: str = "train_loss"
+    claims: tuple[SweepClaim, ...] = ()  # what the grid must show: Runs(where=..., claims=...), BestFalls(...)
 
     def check(self):
         super().check()
@@ -52,6 +49,24 @@ class Sweep(Demo):
                 f"at most {MAX_RUNS} combinations of values (each one is a run)")
         names = [m.name for m in self.members()]
         require(len(set(names)) == len(names), self, "grid", "values that differ in their written form")
+        require(not self.base.claims, self, "base", "an experiment without claims: a sweep's claims are its own, "
+                "e.g. Runs(where={...}, claims=(Learns(),))")
+        for claim in self.claims:
+            self._check_claim(claim)
+
+    def _check_claim(self, claim) -> None:
+        """A claim names fields of the grid (and, in Runs, values it holds)."""
+        grid = ", ".join(self.grid)
+        if isinstance(claim, Runs):
+            for path, value in claim.where.items():
+                require(path in self.grid, claim, "where", f"fields of the grid ({grid})")
+                require(value in self.grid[path], claim, "where",
+                        f"values of the grid: {path} in {', '.join(map(label, self.grid[path]))}")
+        if isinstance(claim, BestFalls):
+            for name in ("field", "along"):
+                values = self.grid.get(getattr(claim, name), ())
+                require(len(values) >= 2 and all(isinstance(v, (int, float)) for v in values), claim, name,
+                        f"a field of the grid with two or more numbers ({grid})")
 
     def combinations(self) -> list[tuple]:
         """Every combination of values, the first field varying slowest."""

@@ -10,6 +10,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from ..version import __version__
+from ..check import verdicts
 from ..declare import config
 from ..draw import figures
 from ..draw.style import Style
@@ -95,7 +96,8 @@ def page(entry: Entry, shown: list[dict], failed: list[dict] = (), parent: str |
             "env": read("environment", lambda: entry.run.env, {}),
             "script": entry.script.name if entry.script else None,
             "source": highlight(source, PythonLexer(), HtmlFormatter(cssclass="highlight")) if source else "",
-            "parent": parent, "members": [], "problems": problems}
+            "parent": parent, "members": [], "problems": problems,
+            "claims": read("claims", lambda: [vars(v) | {"mark": v.mark, "state": v.state} for v in verdicts(entry)], [])}
 
 
 def write_pages(env: jinja2.Environment, stage: Path, pages: list[dict]) -> None:

@@ -1,0 +1,63 @@
+"""The talk's experiments, trained as the gallery trains them, hold every claim they make: on one CPU thread and on
+two, and under the default seed and two others (minutes of CPU: run with `pytest -m claims`, as CI does)."""
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.claims
+ROOT = Path(__file__).resolve().parent.parent
+TALK = ("mlp16-leaky", "mlp26-linear", "mlp26-leaky", "mlp32-leaky2", "mlp80-leaky", "mlp80-leaky-x2.37",
+        "mlp107-leaky2.25", "mlp116-tanh-x1.8", "sweep-lr-depth")
+SETTINGS = [(threads, seed) for threads in (1, 2) for seed in (0, 1, 2)]
+
+
+def verdicts_at(threads: int, seed: int, runs: Path) -> list[tuple[str, bool | None, str]]:
+    """Train the talk's experiments (a sweep's runs one after another) on `threads` CPU threads with `seed`, and
+    measure their claims: [(experiment, held, the verdict's line)]."""
+    import torch
+
+    from reportgen.check import verdicts
+    from reportgen.compute.execute import execute
+    from reportgen.pipeline import gather
+    from reportgen.store.entries import members, needs_run
+    torch.set_num_threads(threads)
+    found = []
+    for name in TALK:
+        script = ROOT / "experiments" / f"{name}.py"
+        overrides = (f"{'base.' if 'Sweep(' in script.read_text() else ''}seed={seed}",) if seed else ()
+        for entry in gather((script,), runs, overrides):
+            todo = [m for m in members(entry) if needs_run(m)]  # here, on these threads; then the sweep collects
+            for each in todo + ([entry] if todo or needs_run(entry) else []):
+                execute(each)
+            found += [(entry.name, v.held, v.line()) for v in verdicts(entry)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory) -> dict:
+    """Every setting trained in a process of its own, as many side by side as there are cores for their threads
+    (on two cores: the one-thread settings two at a time, the two-thread ones one at a time; more would make
+    the threads wait on each other)."""
+    folder, found = tmp_path_factory.mktemp("claims"), {}
+    for threads in sorted({t for t, _ in SETTINGS}):
+        group = [s for s in SETTINGS if s[0] == threads]
+        workers = max(1, min(len(group), (os.cpu_count() or 1) // threads))
+        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn")) as pool:
+            jobs = {s: pool.submit(verdicts_at, *s, folder / f"{s[0]}-threads-seed-{s[1]}") for s in group}
+            found |= {s: job.result() for s, job in jobs.items()}
+    return found
+
+
+@pytest.mark.parametrize("threads, seed", SETTINGS, ids=[f"{t}-threads-seed-{s}" for t, s in SETTINGS])
+def test_every_claim_of_the_talk_holds(threads, seed, measured):
+    found = measured[threads, seed]
+    assert found and [f"{name}: {line}" for name, held, line in found if not held] == []
+
+
+if __name__ == "__main__":  # the measured values: python tests/test_gallery_claims.py THREADS SEED RUNS
+    import sys
+    for name, _, line in verdicts_at(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])):
+        print(f"t{sys.argv[1]} s{sys.argv[2]} | {name} | {line}", flush=True)
