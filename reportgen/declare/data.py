@@ -43,9 +43,8 @@ def _check_root(obj):
 @spec
 class CIFAR10:
     root: str = "~/data"
-    classes = 10  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
-    shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes: not fields
+    shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes (chance: 1 / classes): not fields
     classes = 10
     check = _check_root
 
@@ -53,9 +52,8 @@ class CIFAR10:
 @spec
 class CIFAR100:
     root: str = "~/data"
-    classes = 100  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
-    shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes: not fields
+    shape = (3, 32, 32)   # of its images (C, H, W), and its number of classes (chance: 1 / classes): not fields
     classes = 100
     check = _check_root
 
@@ -63,9 +61,8 @@ class CIFAR100:
 @spec
 class MNIST:
     root: str = "~/data"
-    classes = 10  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
-    shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes: not fields
+    shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes (chance: 1 / classes): not fields
     classes = 10
     check = _check_root
 
@@ -73,9 +70,8 @@ class MNIST:
 @spec
 class FashionMNIST:
     root: str = "~/data"
-    classes = 10  # not a field: what chance accuracy is (1 / classes)
     limit: int | None = None
-    shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes: not fields
+    shape = (1, 28, 28)   # of its images (C, H, W), and its number of classes (chance: 1 / classes): not fields
     classes = 10
     check = _check_root
 
