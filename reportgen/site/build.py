@@ -102,18 +102,18 @@ def render_figures(entry: Entry, stage: Path, old: Path, manifest: dict, style: 
         try:
             key = figure_key(entry, figure, style)
         except RunError as e:
-            key, done = None, {"failed": str(e), "title": figures.get(figures.parse(figure)[0]).title}
+            done = {"failed": str(e), "title": figures.get(figures.parse(figure)[0]).title}
         else:
             done = manifest.get(label, {})
-        if key and done.get("key") == key and "failed" not in done \
-                and reuse(done.get("files", {}), old / entry.name, folder):
-            (report.skipped if "skipped" in done else report.reused).append(done.get("skipped", label))
-        elif key:
-            done = {"key": key, **render_figure(entry, figure, folder, style, jobs)}
-            if "skipped" in done:
-                report.skipped.append(done["skipped"])
-            elif "files" in done:
-                report.rendered.append(label)
+            if done.get("key") == key and "failed" not in done \
+                    and reuse(done.get("files", {}), old / entry.name, folder):
+                (report.skipped if "skipped" in done else report.reused).append(done.get("skipped", label))
+            else:
+                done = {"key": key, **render_figure(entry, figure, folder, style, jobs)}
+                if "skipped" in done:
+                    report.skipped.append(done["skipped"])
+                elif "files" in done:
+                    report.rendered.append(label)
         manifest[label] = done
         if "files" in done:
             shown.append(figure_context(entry, figure, done, folder, style))
