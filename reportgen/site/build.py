@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..check import verdicts
 from ..draw import figures
 from ..draw.style import Style
 from ..store.entries import Entry, members
 from ..store.io import DISK_ERRORS, RunError, naming
 from ..store.lock import lock
-from .cache import figure_key, read_manifest, reuse, write_manifest
+from .cache import claims_key, figure_key, read_manifest, reuse, write_manifest
 from .pages import figure_context, page, write_pages
 from .templates import jinja
 
@@ -123,6 +124,18 @@ def render_figures(entry: Entry, stage: Path, old: Path, manifest: dict, style: 
     return shown, failed
 
 
+def measured(entry: Entry, manifest: dict) -> list[dict]:
+    """The page's claims with their verdicts, kept in the manifest and reused while nothing they read changed
+    (measuring reads every epoch of the run)."""
+    if not getattr(entry.experiment, "claims", ()):
+        return []
+    label, key = f"{entry.name}/claims", claims_key(entry)
+    if manifest.get(label, {}).get("key") != key:
+        manifest[label] = {"key": key, "claims": [vars(v) | {"mark": v.mark, "state": v.state}
+                                                  for v in verdicts(entry)]}
+    return manifest[label]["claims"]
+
+
 def write(entries: list[Entry], out: Path, style: Style = Style(), clean: bool = False, jobs: int | None = None,
           templates: Path | None = Path("templates"), report: Rendered | None = None,
           strict: bool = False) -> Rendered:
@@ -138,7 +151,8 @@ def write(entries: list[Entry], out: Path, style: Style = Style(), clean: bool =
         # a sweep's runs get pages of their own, listed on the sweep's page instead of the gallery
         shown = [(m, None if m is e else e.name) for e in entries for m in (e, *members(e))]
         for entry, parent in shown:
-            pages.append(page(entry, *render_figures(entry, stage, out, manifest, style, report, jobs), parent))
+            pages.append(page(entry, *render_figures(entry, stage, out, manifest, style, report, jobs), parent,
+                              lambda: measured(entry, manifest)))
             report.failed += [f"{entry.name}: {problem}" for problem in pages[-1]["problems"]]
         if strict and report.failed:
             raise BuildError(f"{len(report.failed)} figures or runs failed, the last site is kept: "
@@ -146,6 +160,7 @@ def write(entries: list[Entry], out: Path, style: Style = Style(), clean: bool =
         for p in pages:
             p["members"] = [q for q in pages if q["parent"] == p["name"]]
         write_pages(env, stage, pages)
-        drawn = {f"{e.name}/{figures.stem(f)}" for e, _ in shown for f in e.experiment.figures}
+        drawn = {f"{e.name}/{figures.stem(f)}" for e, _ in shown for f in e.experiment.figures} \
+            | {f"{e.name}/claims" for e, _ in shown}
         write_manifest(stage, {label: done for label, done in manifest.items() if label in drawn})
     return report

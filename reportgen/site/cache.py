@@ -66,12 +66,22 @@ def figure_source(name: str) -> Path:
     return path if path.is_file() else Path(inspect.getsourcefile(figures.get(name).make))
 
 
+def run_parts(entry: Entry) -> list[str]:
+    """What anything drawn or measured from a run depends on of the run: its id and how far it got."""
+    status = entry.run.status
+    return [__version__, str(MANIFEST_FORMAT), entry.run.id, status["state"], str(status["step"])]
+
+
+def claims_key(entry: Entry) -> str:
+    """Everything an experiment's claims' verdicts depend on: the run, the claims, the code measuring them."""
+    parts = [*run_parts(entry), repr(entry.experiment.claims), code_hash(PACKAGE / "check" / "__init__.py")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
 def figure_key(entry: Entry, figure: str, style: Style) -> str:
     """Everything a rendered figure (an entry of the experiment's figures) depends on: the run's content,
     the figure's code and options, and the style."""
-    status = entry.run.status
-    parts = [__version__, str(MANIFEST_FORMAT), entry.run.id, status["state"], str(status["step"]), figure,
-             repr(style), code_hash(figure_source(figures.parse(figure)[0])),
+    parts = [*run_parts(entry), figure, repr(style), code_hash(figure_source(figures.parse(figure)[0])),
              json.dumps({k: v for k, v in config.to_dict(entry.experiment).items() if k != "figures"}, sort_keys=True)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 

@@ -10,7 +10,6 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from ..version import __version__
-from ..check import verdicts
 from ..declare import config
 from ..draw import figures
 from ..draw.style import Style
@@ -74,10 +73,11 @@ def final_metrics(entry: Entry) -> dict[str, object]:
             **{k: v for k, v in scalars.items() if v == v}}  # test loss, test accuracy, a loop's own; no NaN
 
 
-def page(entry: Entry, shown: list[dict], failed: list[dict] = (), parent: str | None = None) -> dict:
+def page(entry: Entry, shown: list[dict], failed: list[dict] = (), parent: str | None = None,
+         claims=list) -> dict:
     """One experiment page's context; `failed`: its figures that could not be drawn; `parent`: the sweep whose
-    runs list it (its card is not in the gallery). A damaged file of the run is one of its `problems`,
-    shown on the page, not a build that stops."""
+    runs list it (its card is not in the gallery); `claims()`: its claims' verdicts. A damaged file of the run
+    is one of its `problems`, shown on the page, not a build that stops."""
     exp, problems = entry.experiment, []
 
     def read(part: str, what, default):
@@ -97,7 +97,7 @@ def page(entry: Entry, shown: list[dict], failed: list[dict] = (), parent: str |
             "script": entry.script.name if entry.script else None,
             "source": highlight(source, PythonLexer(), HtmlFormatter(cssclass="highlight")) if source else "",
             "parent": parent, "members": [], "problems": problems,
-            "claims": read("claims", lambda: [vars(v) | {"mark": v.mark, "state": v.state} for v in verdicts(entry)], [])}
+            "claims": read("claims", claims, [])}
 
 
 def write_pages(env: jinja2.Environment, stage: Path, pages: list[dict]) -> None:
