@@ -63,9 +63,13 @@ class Run:
         write_json(self.path / "config.json", {"format": FORMAT, "id": self.id, "kind": kind,
                                                "experiment": declared.to_dict(experiment)})
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(f".{self.id}.lock")
+
     def lock(self):
         """The lock held while one process writes this run, so that no two ever write it at once."""
-        return lock(self.path.with_name(f".{self.id}.lock"), f"another reportgen is running {self.path}")
+        return lock(self.lock_path, f"another reportgen is running {self.path}")
 
     def remove_leftovers(self) -> None:
         """Delete the temporary files of writes cut short by a kill (call while holding the lock)."""
