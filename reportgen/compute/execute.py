@@ -11,11 +11,12 @@ from ..store.io import RunError, write_bytes
 from .runners import RUNNERS
 
 
-def execute(entry: Entry, progress=None, clean: bool = False) -> str:
+def execute(entry: Entry, progress=None, clean: bool = False, runner=None) -> str:
     """Run (or resume) one experiment, holding its run's lock (`clean`: from scratch); a crash marks the
     run failed, keeps the traceback in error.txt and is re-raised. Whether the run is needed is decided
-    again once the lock is held: a process that waited for another may find the run finished by it."""
-    fn = RUNNERS[type(entry.experiment)]
+    again once the lock is held: a process that waited for another may find the run finished by it.
+    `runner`: another stage than the declaration's own runner (`prepare`'s)."""
+    fn = runner or RUNNERS[type(entry.experiment)]
     with entry.run.lock():
         if clean and entry.run.path.exists():
             shutil.rmtree(entry.run.path)
@@ -34,6 +35,19 @@ def execute(entry: Entry, progress=None, clean: bool = False) -> str:
                     entry.run.set_status("failed", message=f"{type(e).__name__}: {e}")
                     write_bytes(entry.run.path / "error.txt", traceback.format_exc().encode())
             raise
+
+
+def clear(entry: Entry) -> None:
+    """Delete a run directory (to redo it), under its lock: never one another process is writing."""
+    with entry.run.lock():
+        if entry.run.path.exists():
+            shutil.rmtree(entry.run.path)
+
+
+def prepare(entry: Entry, progress=None) -> str:
+    """Train a run whose landscape is computed afterwards in parts (by cluster units): it stays "running"."""
+    from .train import train
+    return execute(entry, progress, runner=lambda exp, run, progress: train(exp, run, progress, final="running"))
 
 
 def execute_all(todo: list[Entry], jobs: int = 1, progress=None, clean: bool = False):

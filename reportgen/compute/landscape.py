@@ -5,7 +5,6 @@ A direction is a list of tensors aligned with ``list(model.parameters())`` (the 
 ``center + a * d1 + b * d2``; every loss is the one a plain loop (set the weights, forward) would give.
 """
 import copy
-import hashlib
 import math
 from pathlib import Path
 from typing import NamedTuple
@@ -15,7 +14,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, replace_all_batch_norm_modules_
 
-from ..store.io import RunError, read_npz, write_npz
+from ..store.io import write_npz
+from .grid_cache import fingerprint, load, part_cache, parts
 from .runtime import evaluating
 
 # The output of these is affine in (weight, bias) jointly, so their outputs at every grid point are
@@ -53,6 +53,8 @@ def plane(model, loss_fn, X, y, center, d1, d2, alphas, betas, **options):
       the CPU, 1 GiB elsewhere); the first layer's K + 1 outputs on X are kept besides, once.
     - ``cache``: a path where finished points are kept, so that an interrupted grid resumes.
     - ``max_chunks``: stop after that many chunks; the points not reached stay NaN.
+    - ``part=(k, n)``: only the k-th of n equal runs of points (whole rows of a plane), kept in a part cache
+      beside ``cache``; a later call without ``part`` merges every part's points, as if it computed them.
     """
     ref = next(model.parameters())
     b, a = torch.meshgrid(*(torch.as_tensor(v, dtype=ref.dtype, device=ref.device) for v in (betas, alphas)),
@@ -73,7 +75,7 @@ def engine_path(model):
 
 
 def _grid(model, loss_fn, X, y, center, dirs, coeffs, budget=None, recompute_bn=False, cache=None,
-          max_chunks=None):
+          max_chunks=None, part=None):
     """Evaluate the points ``center + coeffs @ dirs`` chunk by chunk, skipping those done in ``cache``."""
     ref = next(model.parameters())
     X, y = X.to(ref.device), y.to(ref.device)
@@ -81,10 +83,16 @@ def _grid(model, loss_fn, X, y, center, dirs, coeffs, budget=None, recompute_bn=
     for name, v in [("center", center), *((f"direction {i + 1}", d) for i, d in enumerate(dirs))]:
         if [t.shape for t in v] != [p.shape for p in model.parameters()]:
             raise ValueError(f"{name}: expected a list of tensors shaped like list(model.parameters())")
-    key = _fingerprint([X, y, coeffs, *center, *(t for d in dirs for t in d)], recompute_bn)
+    key = fingerprint([X, y, coeffs, *center, *(t for d in dirs for t in d)], recompute_bn)
     cache = None if cache is None else Path(cache)
-    loss, acc, done = _load(cache, key, len(coeffs))
+    if part is not None:
+        if cache is None:
+            raise ValueError("part: needs a cache, where the part's points are kept for the whole grid")
+        cache = part_cache(cache, part)
+    loss, acc, done = load(cache, key, len(coeffs))
     todo = np.flatnonzero(~done)
+    if part is not None:
+        todo = np.intersect1d(todo, np.array_split(np.arange(len(coeffs)), part[1])[part[0]])
     with torch.no_grad(), evaluating(model):
         engine = _Evaluator(model, loss_fn, X, y, center, dirs, recompute_bn) if len(todo) else None
         # on the CPU small chunks stay in cache; a GPU wants big launches
@@ -98,6 +106,10 @@ def _grid(model, loss_fn, X, y, center, dirs, coeffs, budget=None, recompute_bn=
             loss[idx], acc[idx], done[idx] = chunk_loss.cpu().numpy(), chunk_acc.cpu().numpy(), True
             if cache is not None:
                 write_npz(cache, key=key, loss=loss, accuracy=acc, done=done)  # atomic: a kill keeps the last
+    if cache is not None and part is None and done.all() and parts(cache):  # the parts become the grid's
+        write_npz(cache, key=key, loss=loss, accuracy=acc, done=done)
+        for merged in parts(cache):
+            merged.unlink()
     return Grid(loss, acc)
 
 
@@ -250,25 +262,3 @@ def _peak_numel(units, h):
     finally:
         hook.remove()
     return max(sizes)
-
-
-def _fingerprint(tensors, *extra):
-    """Hash of everything that fixes the grid's values except the model's code and loss_fn."""
-    h = hashlib.blake2b(repr(extra).encode(), digest_size=16)
-    for t in tensors:
-        h.update(t.detach().reshape(-1).cpu().contiguous().view(torch.uint8).numpy())
-    return h.hexdigest()
-
-
-def _load(cache, key, m):
-    """(loss, accuracy, done) from ``cache`` when it holds this computation, else empty arrays (also when
-    it was damaged: it is only a cache, the points are computed again)."""
-    try:
-        f = read_npz(cache) if cache is not None and cache.exists() else {}
-    except RunError:
-        f = {}
-    if not {"key", "loss", "accuracy", "done"} <= f.keys() or f["done"].shape != (m,):
-        return np.full(m, np.nan), np.full(m, np.nan), np.zeros(m, bool)
-    if str(f["key"]) != key:
-        raise ValueError(f"{cache} holds another grid (other inputs); delete it or pick another path")
-    return f["loss"], f["accuracy"], f["done"]

@@ -28,8 +28,10 @@ LOSS = nn.CrossEntropyLoss()
 MARGIN = 0.2  # the PCA plane reaches this share of the path's extent beyond it on every side
 
 
-def compute(exp: spec.Experiment, run: Run) -> None:
-    """Write landscape.npz (its arrays are listed in rundir's docstring) and landscape/directions.npz."""
+def compute(exp: spec.Experiment, run: Run, part: tuple[int, int] | None = None) -> None:
+    """Write landscape.npz (its arrays are listed in rundir's docstring) and landscape/directions.npz. With
+    `part` (k, n): only the k-th of n shares of every plane's points, into their part caches (a cluster
+    unit's work; the whole computation then merges them and computes the rest)."""
     cfg, device, folder = exp.landscape, pick_device(exp.device), run.path / "landscape"
     folder.mkdir(exist_ok=True)
     ds = data.load(exp.data)
@@ -40,13 +42,16 @@ def compute(exp: spec.Experiment, run: Run) -> None:
     steps = np.array(list(weights.paths))
     per_epoch = math.ceil(len(ds.x_train) / exp.batch_size)
     out, saved = {"step": steps, "epoch": steps / per_epoch}, {}
-    out |= projections(list(weights.paths.values()), saved)
-    losses = [[loss_at(weights.at(s), *split, cfg.recompute_bn) for split in (train, test)] for s in steps]
-    out["loss"], out["test_loss"] = np.array(losses).T
+    out |= projections(list(weights.paths.values()), saved, pca_only=part is not None)
+    if part is None:
+        losses = [[loss_at(weights.at(s), *split, cfg.recompute_bn) for split in (train, test)] for s in steps]
+        out["loss"], out["test_loss"] = np.array(losses).T
     centers = {"final": steps[-1:], "ends": steps[[0, -1]], "epochs": steps[steps % per_epoch == 0]}[cfg.around]
-    out |= grids(cfg, weights, centers, train, test, folder, saved)
+    out |= grids(cfg, weights, centers, train, test, folder, saved, part)
     if "pca" in out and cfg.pca_plane and cfg.plane:
-        out |= pca_plane(cfg, weights, out["pca"], saved["pca"], train, folder)
+        out |= pca_plane(cfg, weights, out["pca"], saved["pca"], train, folder, part)
+    if part is not None:
+        return
     write_npz(folder / "directions.npz", **saved)
     run.write_landscape(**out)
 
@@ -72,11 +77,13 @@ class Weights:
         return self.model
 
 
-def projections(paths, saved: dict) -> dict[str, np.ndarray]:
+def projections(paths, saved: dict, pca_only: bool = False) -> dict[str, np.ndarray]:
     """The trajectory in 2-D: PCA (from 4 snapshots on; its directions go to `saved`), a seeded random
-    projection and classical MDS, each streamed from the snapshot files."""
-    rand, mds = trajectory.random_projection(paths), trajectory.mds(paths)
-    out = {"random": rand.coords, "mds": mds.coords, "mds_explained": mds.explained}
+    projection and classical MDS (unless `pca_only`), each streamed from the snapshot files."""
+    out = {}
+    if not pca_only:
+        rand, mds = trajectory.random_projection(paths), trajectory.mds(paths)
+        out |= {"random": rand.coords, "mds": mds.coords, "mds_explained": mds.explained}
     if len(paths) >= 4:
         pca = trajectory.pca(paths)
         out |= {"pca": pca.coords, "pca_explained": pca.explained}
@@ -99,34 +106,36 @@ def random_pair(cfg: spec.Landscape, model) -> list[list[torch.Tensor]]:
     return [directions.random_direction(model, gen, cfg.directions, cfg.include_1d) for _ in range(2)]
 
 
-def grids(cfg: spec.Landscape, weights: Weights, centers, train, test, folder, saved: dict) -> dict[str, np.ndarray]:
-    """Lines (train and held-out) and planes (train) around every centre; d1 and d2 of the last go to `saved`."""
-    if not (cfg.line or cfg.plane):
+def grids(cfg: spec.Landscape, weights: Weights, centers, train, test, folder, saved: dict,
+          part=None) -> dict[str, np.ndarray]:
+    """Lines (train and held-out) and planes (train) around every centre; d1 and d2 of the last go to `saved`.
+    With `part`, only that share of the planes (the lines are too small to split)."""
+    if not (cfg.line or cfg.plane) or (part and not cfg.plane):
         return {}
     line_a, plane_a = np.linspace(-cfg.span, cfg.span, cfg.line), np.linspace(-cfg.span, cfg.span, cfg.plane)
     lines, tests, planes, opts = [], [], [], {"recompute_bn": cfg.recompute_bn}
     for c in centers:
         model = weights.at(c)
         d1, d2 = random_pair(cfg, model)
-        if cfg.line:
+        if cfg.line and not part:
             lines.append(landscape.line(model, LOSS, *train, None, d1, line_a, cache=folder / f"line-{c}.npz",
                                         **opts).loss)
             tests.append(landscape.line(model, LOSS, *test, None, d1, line_a, cache=folder / f"test-{c}.npz",
                                         **opts).loss)
         if cfg.plane:
             planes.append(landscape.plane(model, LOSS, *train, None, d1, d2, plane_a, plane_a,
-                                          cache=folder / f"plane-{c}.npz", **opts).loss)
+                                          cache=folder / f"plane-{c}.npz", part=part, **opts).loss)
     saved |= {name: torch.cat([t.reshape(-1) for t in d]).float().cpu().numpy()
               for name, d in zip(("d1", "d2"), (d1, d2))}
     out = {"center_step": np.asarray(centers), "directions": np.array(cfg.directions)}
-    if cfg.line:
+    if cfg.line and not part:
         out |= {"line_a": line_a, "line_loss": np.stack(lines), "line_test_loss": np.stack(tests)}
     if cfg.plane:
         out |= {"plane_a": plane_a, "plane_loss": np.stack(planes)}
     return out
 
 
-def pca_plane(cfg: spec.Landscape, weights: Weights, coords, pcs, train, folder) -> dict[str, np.ndarray]:
+def pca_plane(cfg: spec.Landscape, weights: Weights, coords, pcs, train, folder, part=None) -> dict[str, np.ndarray]:
     """The loss over the trajectory's PCA plane around the final weights, spanning the path with a margin
     (Li et al. 2018, §7): coefficients are distances along the unit PCA directions, as the coordinates are."""
     model = weights.at(weights.final)
@@ -134,5 +143,5 @@ def pca_plane(cfg: spec.Landscape, weights: Weights, coords, pcs, train, folder)
     pad = MARGIN * np.maximum(hi - lo, 1e-3 * (hi - lo).max())
     a, b = (np.linspace(lo[k] - pad[k], hi[k] + pad[k], cfg.plane) for k in range(2))
     loss = landscape.plane(model, LOSS, *train, None, *(directions.to_direction(model, d) for d in pcs), a, b,
-                           recompute_bn=cfg.recompute_bn, cache=folder / "pca-plane.npz").loss
+                           recompute_bn=cfg.recompute_bn, cache=folder / "pca-plane.npz", part=part).loss
     return {"pca_a": a, "pca_b": b, "pca_plane_loss": loss}
