@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from . import checking
+from .executor_options import chosen_executor, executor_options, steps_bar, train
 from .figure_options import FORMATS, chosen_formats, make_style, style_options
 from .version import __version__
 
@@ -56,13 +57,6 @@ SET = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
                    help="Override a field of every selected experiment, e.g. --set model.depth=80 (repeatable).")
 
 
-def steps_bar(entries, label: str):
-    from .compute.execute import total_steps
-    # hidden off a terminal, where it could only print its label: a log or an error stays one clean line
-    return click.progressbar(length=sum(total_steps(e) for e in entries), label=label, file=sys.stderr,
-                             show_eta=True, show_pos=True, hidden=not sys.stderr.isatty())
-
-
 @main.command()
 @PATHS
 @RUNS
@@ -70,22 +64,21 @@ def steps_bar(entries, label: str):
 @click.option("--clean", is_flag=True, help="Delete and redo the runs instead of reusing them.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs side by side, in processes (one per GPU when there are several).")
+@executor_options
+@click.option("--no-wait", is_flag=True, help="With --executor slurm: submit and return; run again to collect.")
 @command
-def run(paths, runs, overrides, clean, jobs):
+def run(paths, runs, overrides, clean, jobs, executor, executor_pairs, no_wait):
     """Train the experiments in PATHS (files or folders; default: experiments/), skipping finished runs."""
-    from .compute.execute import execute_all
     from .pipeline import gather
     from .store.entries import needs_run
+    options = chosen_executor(executor, executor_pairs, jobs, not no_wait)
     entries = gather(paths or ("experiments",), runs, overrides)
     todo = [e for e in entries if needs_run(e, clean)]
     for e in entries:
         if e not in todo:
             click.echo(f"{e.name}: reusing {e.run.status['state']} run {e.run.id}")
-    if not todo:
-        return
-    with steps_bar(todo, "training") as bar:
-        for e, state in execute_all(todo, jobs, bar.update, clean):
-            click.echo(f"\n{e.name}: {state} ({e.run.path})", err=True)
+    if todo and train(todo, options, runs, overrides, jobs, not no_wait, clean):
+        sys.exit(1)
 
 
 @main.command()
@@ -142,15 +135,18 @@ def site_options(fn):
 @site_options
 @click.option("--clean", is_flag=True, help="Run, render and write everything again.")
 @click.option("--strict", is_flag=True, help="A figure that fails keeps the last site instead of being shown failed.")
+@executor_options
 @command
-def build(paths, runs, preset, theme, fps, jobs, out, templates, clean, strict):
+def build(paths, runs, preset, theme, fps, jobs, out, templates, clean, strict, executor, executor_pairs):
     """Run what is missing, render what changed, write the site (the main job). A figure that cannot be
-    drawn is shown failed on its page, the rest is written, and the command exits 1."""
-    if build_site(paths, runs, make_style(preset, theme, fps), jobs, out, templates, clean, strict):
+    drawn is shown failed on its page, the rest is written, and the command exits 1. With --executor, the
+    runs train on the cluster and the figures are drawn here."""
+    options = chosen_executor(executor, executor_pairs)
+    if build_site(paths, runs, make_style(preset, theme, fps), jobs, out, templates, clean, strict, options):
         sys.exit(1)
 
 
-def build_site(paths, runs, style, jobs, out, templates, clean=False, strict=False) -> list[str]:
+def build_site(paths, runs, style, jobs, out, templates, clean=False, strict=False, executor=None) -> list[str]:
     """`reportgen build`'s work, also what `reportgen serve` does on every change; the failures, printed."""
     from . import pipeline
     from .store.entries import needs_run
@@ -158,7 +154,8 @@ def build_site(paths, runs, style, jobs, out, templates, clean=False, strict=Fal
     todo = [e for e in entries if needs_run(e, clean)]
     bar = steps_bar(todo, "training") if todo else None
     report = pipeline.build(paths or ("experiments",), runs, out, style, clean, jobs,
-                            templates, progress=bar.update if bar else None, entries=entries, strict=strict)
+                            templates, progress=bar.update if bar else None, entries=entries, strict=strict,
+                            executor=executor, echo=lambda line: click.echo(line, err=True))
     if bar:
         bar.render_finish()
     click.echo(f"site: {out}/index.html — {len(entries)} experiments; ran {len(report.ran)}, "
@@ -178,9 +175,14 @@ def build_site(paths, runs, style, jobs, out, templates, clean=False, strict=Fal
 def list_(paths, runs):
     """List the experiments, their runs and each run's status."""
     from .pipeline import gather
+    from .executors.units import state
+    from .store.entries import members
     for e in gather(paths or ("experiments",), runs):
-        s = e.run.status
-        click.echo(f"{e.name:32} {e.run.id}  {s['state']:9} epoch {s['epoch']:>3}  step {s['step']:>6}  {e.script or 'recorded'}")
+        for k, m in enumerate((e, *members(e))):  # a sweep's runs below it, as a cluster runs each on its own
+            s = m.run.status
+            name = f"  {m.name}" if k else m.name
+            click.echo(f"{name:32} {m.run.id if not k else '':10}  {state(m.run):9} epoch {s['epoch']:>3}  "
+                       f"step {s['step']:>6}  {e.script or 'recorded'}")
 
 
 main.command()(PATHS(RUNS(SET(command(checking.check)))))  # one line each claim, exit 1 unless all held

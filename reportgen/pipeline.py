@@ -59,14 +59,23 @@ def gather(paths: tuple[str | Path, ...], runs: Path, overrides: tuple[str, ...]
 
 def build(paths=("experiments",), runs: Path = Path("runs"), out: Path = Path("site"), style: Style = Style(),
           clean: bool = False, jobs: int | None = None, templates: Path | None = Path("templates"),
-          on_run=None, progress=None, entries: list[Entry] | None = None, strict: bool = False) -> Report:
+          on_run=None, progress=None, entries: list[Entry] | None = None, strict: bool = False,
+          executor=None, echo=lambda line: None) -> Report:
     """Gather the declarations, execute the runs that are missing, render what changed and write the site
     atomically. One build at a time per output folder. `entries`: those of `paths`, if the caller has
-    gathered them already (gathering runs every script); `strict`: a figure that fails keeps the last site."""
+    gathered them already (gathering runs every script); `strict`: a figure that fails keeps the last site;
+    `executor`: the options of the cluster that trains what is missing (executors/), rendering stays here:
+    a unit that fails is a failure of the build, its page shows the run as it is."""
     with site.writer(out):
         entries = gather(paths, Path(runs)) if entries is None else entries
         report = Report()
-        for entry in entries:
+        if executor is not None:
+            from .executors.submit import submit
+            sent = submit([e for e in entries if needs_run(e, clean)], executor, Path(runs),
+                                    progress=progress, echo=echo, clean=clean)
+            report.ran, report.failed = sent.sent, sent.failed
+            clean = False  # the cluster redid the runs; nothing is left to run here
+        for entry in entries if executor is None else ():
             if needs_run(entry, clean):
                 if on_run:
                     on_run(entry)

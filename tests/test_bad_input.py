@@ -35,6 +35,18 @@ def tiny(**fields) -> str:
     return f"from reportgen.declare import *\nEXPERIMENT = Experiment(name='bad', epochs=1, {body})\n"
 
 
+def project_config(text: str):
+    """Setup: the project's reportgen.toml (removed again after the case, so that no other case sees it)."""
+    @contextlib.contextmanager
+    def written(folder: Path):
+        (folder / "reportgen.toml").write_text(text)
+        try:
+            yield
+        finally:
+            (folder / "reportgen.toml").unlink()
+    return lambda folder: written(folder)
+
+
 def run_dir(folder: Path) -> Path:
     return next(p for p in (folder / "runs" / "tiny-b").iterdir() if p.is_dir())
 
@@ -196,6 +208,21 @@ CASES = [
      "env.json: No space left on device"),
     ("two builds at once", hold_the_site_lock, ["build", "experiments/tiny-b.py"],
      "another reportgen build is running on site/ (pid "),
+    ("an unknown executor option", None, ["run", "--executor", "slurm", "-E", "gpu=1", "experiments/tiny-b.py"],
+     "--executor-option 'gpu=1': expected KEY=VALUE with KEY one of partition, gpus, cpus"),
+    ("an executor option of the wrong type", None,
+     ["build", "--executor", "slurm", "-E", "gpus=two", "experiments/tiny-b.py"],
+     "--executor-option 'gpus=two': Slurm.gpus = 'two': expected int"),
+    ("an executor option out of range", None, ["run", "--executor", "ray", "-E", "cpus=0", "experiments/tiny-b.py"],
+     "--executor-option 'cpus=0': Ray.cpus = 0: allowed: a number of CPUs > 0 and <= 1024"),
+    ("a bad executor in the project config", project_config('[executor]\nname = "slurm"\ntime = 0\n'),
+     ["run", "experiments/tiny-b.py"], "reportgen.toml [executor]: Slurm.time = 0: allowed: an integer from 1 to"),
+    ("a project config that is not TOML", project_config("[executor\n"), ["build", "experiments/tiny-b.py"],
+     "reportgen.toml: not valid TOML"),
+    ("--no-wait with Ray", None, ["run", "--executor", "ray", "--no-wait", "experiments/tiny-b.py"],
+     "--no-wait: Ray's tasks end with the command that sent them; use --executor slurm"),
+    ("--jobs with a cluster", None, ["run", "--executor", "slurm", "--jobs", "2", "experiments/tiny-b.py"],
+     "--jobs 2: runs side by side on this machine only"),
     ("an image too small for the CNN's poolings", script("cnn.py", CNN_ON_8X8), ["run", "bad/cnn.py"],
      "CNN.channels = (8, 8, 8, 8): allowed: at most 3 conv-pool blocks for images of 8x8"),
     ("an absurd number of epochs", None, ["run", "--set", "epochs=10**30", "experiments/tiny-b.py"],
