@@ -61,11 +61,11 @@ class Labelled(Bar):
 
 
 def test_gif_carries_each_frames_label_and_decodes_as_before(tmp_path):
-    from reportgen.draw.encode import labels
+    from reportgen.draw.labels import read
     plain = render(Bar, tmp_path / "plain", ("gif",), FAST, jobs=1)["gif"]
     out = render(Labelled, tmp_path / "bar", ("gif",), FAST, jobs=2)["gif"]
-    assert labels(out) == [f"position {i}" + " long" * 60 * (i == 3) for i in range(8)]
-    assert labels(plain) == [""] * 8
+    assert read(out) == [f"position {i}" + " long" * 60 * (i == 3) for i in range(8)]
+    assert read(plain) == [""] * 8
     assert np.array_equal(iio.imread(out, index=None), iio.imread(plain, index=None))
 
 

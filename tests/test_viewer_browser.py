@@ -107,12 +107,12 @@ def button(driver, name, which=0):
 
 
 def test_the_gif_carries_each_frames_label_and_the_player_its_bytes(site):
-    from reportgen.draw.encode import labels
+    from reportgen.draw.labels import read
     manifest = json.loads((site / ".reportgen-build.json").read_text())["figures"]
-    assert labels(site / f"{FIGURE}.gif") == manifest[FIGURE]["labels"] == [f"epoch {k}" for k in (1, 2, 3, 4)]
+    assert read(site / f"{FIGURE}.gif") == manifest[FIGURE]["labels"] == [f"epoch {k}" for k in (1, 2, 3, 4)]
     script = (site / f"{FIGURE}.frames.js").read_text()
     assert base64.b64decode(script.split('"')[1]) == (site / f"{FIGURE}.gif").read_bytes()
-    assert labels(site / "rates" / "sweep_grid.gif") == ["epoch 1", "epoch 2", "epoch 3"]
+    assert read(site / "rates" / "sweep_grid.gif") == ["epoch 1", "epoch 2", "epoch 3"]
 
 
 def test_step_with_buttons_and_keys_shows_the_gifs_frames_exactly(page, site):

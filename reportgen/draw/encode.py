@@ -21,6 +21,7 @@ from matplotlib.colors import to_rgba_array
 from PIL import GifImagePlugin, Image
 
 from ..registry import Registry
+from .labels import comment
 
 if TYPE_CHECKING:
     from .style import Style
@@ -158,7 +159,7 @@ class Gif(Encoder):
     """One palette for the whole animation, no dithering: the plot's flat colours map exactly. A frame
     stores the rectangle that changed, unchanged pixels as the transparent index (plain themes), or the
     whole frame over a transparent background (transparent theme). Each frame's label goes before it as a
-    comment (GIF89a's comment extension, which viewers skip): `labels` reads them back. Loops forever; the
+    comment (GIF89a's comment extension, which viewers skip): `labels.read` reads them back. Loops forever; the
     last frame holds."""
 
     def fit(self, sample: Iterator[np.ndarray]) -> None:
@@ -215,7 +216,8 @@ class Gif(Encoder):
                 part = np.full((1, 1), RESERVED, np.uint8)
             flags = 1 << 2 | 1
         control = b"!\xf9\x04" + struct.pack("<BHBB", flags, self._centiseconds(i), RESERVED, 0)
-        return _comment(self.labels[i] if self.labels else "") + control + b"".join(GifImagePlugin.getdata(Image.fromarray(part), offset=(int(x0), int(y0))))
+        label = comment(self.labels[i] if self.labels else "")
+        return label + control + b"".join(GifImagePlugin.getdata(Image.fromarray(part), offset=(int(x0), int(y0))))
 
     def open(self) -> None:
         super().open()
@@ -232,38 +234,6 @@ class Gif(Encoder):
         if mb > self.style.gif_limit_mb:
             warnings.warn(f"{self.target.name} is {mb:.1f} MB (limit {self.style.gif_limit_mb:g} MB): "
                           "use fewer frames, a smaller preset, or mp4", stacklevel=2)
-
-
-def _comment(text: str) -> bytes:
-    """A GIF comment extension holding `text` (UTF-8, in sub-blocks of at most 255 bytes); none for ""."""
-    data = text.encode()
-    return b"!\xfe" + b"".join(bytes([len(data[k:k + 255])]) + data[k:k + 255]
-                               for k in range(0, len(data), 255)) + b"\0" if data else b""
-
-
-def labels(gif: Path) -> list[str]:
-    """Each frame's label, as Gif writes them ("" where a frame has none), read from the file's blocks
-    without decoding any pixel."""
-    data, found, comment = Path(gif).read_bytes(), [], ""
-    at = 13 + (3 << (data[10] & 7) + 1 if data[10] & 0x80 else 0)
-
-    def blocks(at: int) -> tuple[bytes, int]:  # the sub-blocks from `at` joined, and where they end
-        parts = []
-        while data[at]:
-            parts.append(data[at + 1:at + 1 + data[at]])
-            at += 1 + data[at]
-        return b"".join(parts), at + 1
-
-    while at < len(data) and data[at] != 0x3B:
-        if data[at] == 0x21:  # an extension: a comment is kept for the next frame
-            kind, (text, at) = data[at + 1], blocks(at + 2)
-            comment = text.decode(errors="replace") if kind == 0xFE else comment
-        else:  # a frame: its descriptor, local colours, LZW code size, then its data
-            flags = data[at + 9]
-            at = blocks(at + 10 + 1 + (3 << (flags & 7) + 1 if flags & 0x80 else 0))[1]
-            found.append(comment)
-            comment = ""
-    return found
 
 
 @encoder("mp4")

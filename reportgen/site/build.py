@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..check import verdicts
-from ..draw import figures
+from ..draw import figures, labels
 from ..draw.style import Style
 from ..store.entries import Entry, members
 from ..store.io import DISK_ERRORS, RunError, naming
@@ -84,8 +84,7 @@ def render_figure(entry: Entry, figure: str, folder: Path, style: Style, jobs: i
             raise
         return {"failed": one_line(e), "title": fig.title}
     files = {fmt: p.name for fmt, p in written.items()}
-    from ..draw.encode import labels  # here, not above: a build that draws nothing imports nothing that draws
-    shown = labels(written["gif"]) if "gif" in written else []
+    shown = labels.read(written["gif"]) if "gif" in written else []
     if len(shown) > 1:  # an animation: the frame player gets its frames' labels and the GIF as a script
         files["frames"] = write_frames(written["gif"]).name
     return {"files": files, "title": fig.title, "caption": fig.caption, "labels": shown}
