@@ -13,6 +13,35 @@ for (const img of document.querySelectorAll("img[data-play]")) {
   }
 }
 
+// The gallery's search and tag filter: a card shows when its title, description and tags hold every word
+// typed (as you type), and it has every tag pressed.
+const find = document.querySelector("form.find");
+if (find) {
+  const cards = [...document.querySelectorAll(".cards .card")];
+  const text = card => [card.querySelector("h2"), card.querySelector(".body > p:not(.meta)")]
+    .map(el => el?.textContent || "").concat(JSON.parse(card.dataset.tags || "[]")).join(" ").toLowerCase();
+  const search = find.querySelector("input[type=search]"), count = find.querySelector(".count");
+  const filter = () => {
+    const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    const tags = [...find.querySelectorAll(".tag[aria-pressed=true]")].map(b => b.dataset.tag);
+    let shown = 0;
+    for (const card of cards) {
+      const own = JSON.parse(card.dataset.tags || "[]"), seen = text(card);
+      card.hidden = !(words.every(w => seen.includes(w)) && tags.every(t => own.includes(t)));
+      shown += !card.hidden;
+    }
+    count.textContent = shown === cards.length ? `${cards.length} experiments` : `${shown} of ${cards.length} experiments`;
+  };
+  find.addEventListener("submit", e => e.preventDefault());
+  search.addEventListener("input", filter);
+  find.addEventListener("click", e => {
+    const tag = e.target.closest(".tag[data-tag]");
+    if (tag) { tag.setAttribute("aria-pressed", tag.getAttribute("aria-pressed") !== "true"); filter(); }
+  });
+  find.hidden = false;
+  filter();
+}
+
 // Embed snippets hold paths relative to the page; served over http(s) they show the full address instead.
 if (location.protocol.startsWith("http")) {
   for (const hint of document.querySelectorAll(".embed .hint")) {

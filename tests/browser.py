@@ -76,6 +76,25 @@ def serve(folder, prefix="/reportgen-demo/"):
         thread.join()
 
 
+@contextlib.contextmanager
+def reached(folder, how):
+    """A site folder as readers reach it: "http", served under /reportgen-demo/ like a GitHub project page, or
+    "file", opened from disk; yield a `Served` (from disk it records no requests)."""
+    if how == "file":
+        yield Served(Path(folder).as_uri() + "/")
+        return
+    with serve(folder) as served:
+        yield served
+
+
+def opener(driver, served):
+    """open(path): the driver, showing that page of the site `served`."""
+    def open_page(path):
+        driver.get(served.url + path)
+        return driver
+    return open_page
+
+
 def chromium():
     """A headless Chromium WebDriver logging console and network, or skip the test saying why."""
     webdriver = pytest.importorskip("selenium.webdriver")

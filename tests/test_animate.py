@@ -55,6 +55,26 @@ def test_gif_has_every_frame_its_size_and_durations(tmp_path):
     assert iio.immeta(out["gif"], index=0)["loop"] == 0
 
 
+class Labelled(Bar):
+    def label(self, i):
+        return f"position {i // self.repeat}" + " long" * 60 * (i == 3)  # over one sub-block of 255 bytes
+
+
+def test_gif_carries_each_frames_label_and_decodes_as_before(tmp_path):
+    from reportgen.draw.labels import read
+    plain = render(Bar, tmp_path / "plain", ("gif",), FAST, jobs=1)["gif"]
+    out = render(Labelled, tmp_path / "bar", ("gif",), FAST, jobs=2)["gif"]
+    assert read(out) == [f"position {i}" + " long" * 60 * (i == 3) for i in range(8)]
+    assert read(plain) == [""] * 8
+    assert np.array_equal(iio.imread(out, index=None), iio.imread(plain, index=None))
+
+
+def test_every_figure_of_more_than_one_frame_says_what_its_frames_show():
+    from reportgen.draw import figures
+    one_frame = {"lr_schedule", "lr_sweep", "warmup_sweep"}
+    assert sorted(n for n, f in figures.load_all().items() if not hasattr(f.make, "label")) == sorted(one_frame)
+
+
 def test_gif_keeps_identical_consecutive_frames(tmp_path):
     out = render(partial(Bar, repeat=2), tmp_path / "bar", ("gif",), Style(duration=2, hold=0), jobs=1)
     frames = iio.imread(out["gif"], index=None)

@@ -1,7 +1,7 @@
 """The real site in headless Chromium: every page served under a sub-path and from disk, as readers meet it."""
 import pytest
 
-from tests.browser import Served, check_page, chromium, serve
+from tests.browser import check_page, chromium, opener, reached
 
 pytestmark = pytest.mark.slow  # a real browser: deselect with -m "not slow"
 SCRIPT_TITLE = "<script>alert(1)</script>"
@@ -16,21 +16,14 @@ def driver():
 
 @pytest.fixture(scope="module", params=["http", "file"])
 def served(request, built_once):
-    """The built site under /reportgen-demo/ like a GitHub project page, or opened from disk."""
-    if request.param == "file":
-        yield Served((built_once / "site").as_uri() + "/")
-        return
-    with serve(built_once / "site") as served:
+    with reached(built_once / "site", request.param) as served:
         yield served
 
 
 @pytest.fixture
 def page(driver, served):
     """Open a page of the site (the emulated media and size of a test are reset after it)."""
-    def open_page(path):
-        driver.get(served.url + path)
-        return driver
-    yield open_page
+    yield opener(driver, served)
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 

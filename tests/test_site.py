@@ -85,7 +85,7 @@ def test_experiment_page_offers_downloads_and_embed_snippets(built_once):
                         '<section>\n  <video src="gradient_diagram.mp4" class="r-stretch" data-autoplay loop muted '
                         'playsinline></video>\n</section>']
     assert "relative to this page" in page
-    assert page.count('alt="Gradient diagram of Tiny B"') == 1  # the figure; the card's is on the gallery
+    assert page.count(' alt="Gradient diagram of Tiny B"') == 1  # the figure; the card's is on the gallery
 
 
 def test_a_second_build_reuses_every_run_and_figure(built):

@@ -36,11 +36,15 @@ class Animation(Protocol):
     """A figure and how frame i looks. update(i) sets everything that depends on i, whatever frame came
     before (workers start mid-way). Artists that move should be `animated=True`: only they are redrawn,
     in zorder, over a cached background of the rest (so they lie on top of spines and grid); changing any
-    other artist redraws the whole figure for that frame."""
+    other artist redraws the whole figure for that frame. label(i), where a figure has more than one frame,
+    says in a few words what frame i shows ("epoch 17", "rank 12"): the GIF carries it beside the frame, for
+    the site's frame player."""
     fig: Figure
     n_frames: int
 
     def update(self, i: int) -> None: ...
+
+    def label(self, i: int) -> str: ...
 
 
 class _Player:
@@ -159,7 +163,8 @@ def render(make: Callable[[Style], Animation], out: Path, formats=("gif", "png")
     with mpl.rc_context(style.rc()), tempfile.TemporaryDirectory(prefix="reportgen-") as tmp:
         player = _Player(make, style)
         n = player.anim.n_frames
-        encoders = [ENCODERS[f](style, n, out.with_name(f"{out.name}.{f}")) for f in formats]
+        labels = [player.anim.label(i) for i in range(n)] if hasattr(player.anim, "label") else []
+        encoders = [ENCODERS[f](style, n, out.with_name(f"{out.name}.{f}"), labels) for f in formats]
         sample = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_FRAMES)).round().astype(int))
         for e in encoders:
             e.fit(player.frame(i) for i in sample)

@@ -21,6 +21,7 @@ from matplotlib.colors import to_rgba_array
 from PIL import GifImagePlugin, Image
 
 from ..registry import Registry
+from .labels import comment
 
 if TYPE_CHECKING:
     from .style import Style
@@ -50,12 +51,13 @@ def encoder(name: str):
 class Encoder:
     """One output file, written to a temporary file beside `target` (the caller moves it into place).
     `fit`, `open`, `write`, `close` run in the parent; `pack` turns frame i into the bytes to write and may
-    run in a worker process, which calls it in frame order starting one frame before its slice."""
+    run in a worker process, which calls it in frame order starting one frame before its slice. `labels`:
+    what each frame shows, in words (empty: the figure says nothing)."""
     suffix: str
     last_only = False  # needs only the last frame
 
-    def __init__(self, style: Style, n_frames: int, target: Path):
-        self.style, self.n, self.target = style, n_frames, target
+    def __init__(self, style: Style, n_frames: int, target: Path, labels: list[str] = ()):
+        self.style, self.n, self.target, self.labels = style, n_frames, target, list(labels)
 
     def fit(self, sample: Iterator[np.ndarray]) -> None:
         """Sees a sample of frames before any pack; only encoders that need one consume it."""
@@ -156,7 +158,9 @@ def _nearest(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
 class Gif(Encoder):
     """One palette for the whole animation, no dithering: the plot's flat colours map exactly. A frame
     stores the rectangle that changed, unchanged pixels as the transparent index (plain themes), or the
-    whole frame over a transparent background (transparent theme). Loops forever; the last frame holds."""
+    whole frame over a transparent background (transparent theme). Each frame's label goes before it as a
+    comment (GIF89a's comment extension, which viewers skip): `labels.read` reads them back. Loops forever; the
+    last frame holds."""
 
     def fit(self, sample: Iterator[np.ndarray]) -> None:
         seen = [np.unique(self._visible(f), return_counts=True) for f in sample]
@@ -212,7 +216,8 @@ class Gif(Encoder):
                 part = np.full((1, 1), RESERVED, np.uint8)
             flags = 1 << 2 | 1
         control = b"!\xf9\x04" + struct.pack("<BHBB", flags, self._centiseconds(i), RESERVED, 0)
-        return control + b"".join(GifImagePlugin.getdata(Image.fromarray(part), offset=(int(x0), int(y0))))
+        label = comment(self.labels[i] if self.labels else "")
+        return label + control + b"".join(GifImagePlugin.getdata(Image.fromarray(part), offset=(int(x0), int(y0))))
 
     def open(self) -> None:
         super().open()

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..check import verdicts
-from ..draw import figures
+from ..draw import figures, labels
 from ..draw.style import Style
 from ..store.entries import Entry, members
 from ..store.io import DISK_ERRORS, RunError, naming
 from ..store.lock import lock
+from .frames import write_frames
 from .cache import claims_key, figure_key, read_manifest, reuse, write_manifest
-from .pages import figure_context, page, write_pages
+from .pages import compared, figure_context, page, write_pages
 from .templates import jinja
 
 
@@ -82,7 +83,11 @@ def render_figure(entry: Entry, figure: str, folder: Path, style: Style, jobs: i
         if isinstance(e, OSError) and e.errno in DISK_ERRORS:
             raise
         return {"failed": one_line(e), "title": fig.title}
-    return {"files": {fmt: p.name for fmt, p in written.items()}, "title": fig.title, "caption": fig.caption}
+    files = {fmt: p.name for fmt, p in written.items()}
+    shown = labels.read(written["gif"]) if "gif" in written else []
+    if len(shown) > 1:  # an animation: the frame player gets its frames' labels and the GIF as a script
+        files["frames"] = write_frames(written["gif"]).name
+    return {"files": files, "title": fig.title, "caption": fig.caption, "labels": shown}
 
 
 def one_line(e: Exception) -> str:
@@ -159,6 +164,7 @@ def write(entries: list[Entry], out: Path, style: Style = Style(), clean: bool =
                              f"{report.failed[0]}")
         for p in pages:
             p["members"] = [q for q in pages if q["parent"] == p["name"]]
+            p["compare"] = compared(p["members"])
         write_pages(env, stage, pages)
         drawn = {f"{e.name}/{figures.stem(f)}" for e, _ in shown for f in e.experiment.figures} \
             | {f"{e.name}/claims" for e, _ in shown}

@@ -19,7 +19,7 @@ from ..store.entries import Entry
 from ..store.io import naming
 
 MANIFEST = ".reportgen-build.json"
-MANIFEST_FORMAT = 2  # bump when what a build writes per figure changes: every figure is drawn again
+MANIFEST_FORMAT = 3  # bump when what a build writes per figure changes: every figure is drawn again
 PACKAGE = Path(__file__).resolve().parent.parent
 
 

@@ -17,7 +17,7 @@ from ..store.entries import Entry
 from ..store.io import RunError, naming, read_npz
 from .templates import render_template
 
-ASSETS = ("style.css", "site.js")
+ASSETS = ("style.css", "site.js", "player.js")
 
 
 def figure_context(entry: Entry, figure: str, done: dict, folder: Path, style: Style) -> dict:
@@ -31,7 +31,8 @@ def figure_context(entry: Entry, figure: str, done: dict, folder: Path, style: S
     return {"name": figures.stem(figure), "kind": kind, "kind_title": done["title"], "title": title,
             "caption": done["caption"], "files": files, "alt": alt,
             "sizes": {fmt: (folder / f).stat().st_size for fmt, f in files.items()},
-            "poster": files.get("png"), "image": files.get("gif") or files.get("png"), "width": width, "height": height, "embeds": embeds(files, alt)}
+            "poster": files.get("png"), "image": files.get("gif") or files.get("png"), "width": width, "height": height,
+            "embeds": embeds(files, alt), "frames": files.get("frames"), "labels": done.get("labels", [])}
 
 
 def embeds(files: dict, alt: str) -> list[tuple[str, str]]:
@@ -96,7 +97,7 @@ def page(entry: Entry, shown: list[dict], failed: list[dict] = (), parent: str |
             "env": read("environment", lambda: entry.run.env, {}),
             "script": entry.script.name if entry.script else None,
             "source": highlight(source, PythonLexer(), HtmlFormatter(cssclass="highlight")) if source else "",
-            "parent": parent, "members": [], "problems": problems,
+            "parent": parent, "members": [], "compare": [], "problems": problems,
             "claims": read("claims", claims, [])}
 
 
@@ -113,6 +114,20 @@ def write_pages(env: jinja2.Environment, stage: Path, pages: list[dict]) -> None
     write_page(env, stage, "about.html", "about.html", figures=figures_shown(pages))
     for p in pages:
         write_page(env, stage, f"{p['name']}/index.html", "experiment.html", exp=p)
+        if p["compare"]:
+            write_page(env, stage, f"{p['name']}/compare.html", "compare.html", exp=p)
+
+
+def compared(members: list[dict]) -> list[dict]:
+    """A sweep's compare page: each animated figure its runs drew, with every run's drawing of it, for one
+    player that steps them together."""
+    kinds = {}
+    for q in members:
+        for f in q["figures"]:
+            if f["frames"]:
+                kinds.setdefault(f["name"], {"name": f["name"], "title": f["title"], "runs": []})["runs"].append(
+                    {"run": q, "figure": f})
+    return list(kinds.values())
 
 
 def write_page(env: jinja2.Environment, stage: Path, path: str, template: str, **context) -> None:

@@ -83,6 +83,9 @@ class GradNorm:
         self.heading.set_animated(True)
         self.warn, self.fg = c[1], style.fg
 
+    def label(self, i: int) -> str:
+        return f"step {self.d['step'][self.ends[i] - 1]}"
+
     def update(self, i: int) -> None:
         d, k = self.d, self.ends[i]
         seen = d["norm"][:k]
@@ -103,4 +106,4 @@ class GradNorm:
             lines.append("over half: a learning-\nrate cut in disguise")
         self.note.set_text("\n".join(lines))
         self.note.set_color(self.warn if share > 0.5 else self.fg)
-        self.heading.set_text(f"{self.title} — gradient norm, step {d['step'][k - 1]}")
+        self.heading.set_text(f"{self.title} — gradient norm, {self.label(i)}")

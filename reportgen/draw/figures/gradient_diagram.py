@@ -123,6 +123,9 @@ class GradientDiagram:
             ax.set_ylim(0, finite.max() * 1.05)  # from zero: a flat loss must look flat, not zoomed into noise
         self.cursor = ax.axvline(d["label"][0], color=self.style.colors[2], linewidth=2, animated=True)
 
+    def label(self, i: int) -> str:
+        return f"{self.data['unit']} {self.data['label'][i]}"
+
     def update(self, i: int) -> None:
         d = self.data
         g = d["grad"][i]
@@ -132,4 +135,4 @@ class GradientDiagram:
             band.set_verts([verts])
         if self.loss_panel is not None:
             self.cursor.set_xdata([d["label"][i], d["label"][i]])
-        self.heading.set_text(f"{self.title} — {d['unit']} {d['label'][i]}, " + frame_words(d, i, self.stop))
+        self.heading.set_text(f"{self.title} — {self.label(i)}, " + frame_words(d, i, self.stop))

@@ -53,8 +53,11 @@ class GradientHeatmap:
         self.fig.colorbar(image, cax=axes[-1], label="median log₁₀ |gradient|")
         self.heading = self.fig.suptitle(" ", x=0.01, ha="left", animated=True)
 
+    def label(self, i: int) -> str:
+        return f"{self.frames['unit']} {self.frames['label'][i]}"
+
     def update(self, i: int) -> None:
         f = self.frames
         for cursor in self.cursors:
             cursor.set_xdata([self.when[i], self.when[i]])
-        self.heading.set_text(f"{self.title} — {f['unit']} {f['label'][i]}, " + frame_words(f, i, self.stop))
+        self.heading.set_text(f"{self.title} — {self.label(i)}, " + frame_words(f, i, self.stop))

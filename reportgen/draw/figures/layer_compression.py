@@ -63,6 +63,9 @@ class LayerCompressionFigure:
         self.cursor = ax.axvline(1, color=style.fg, linewidth=1.2, animated=True)
         (self.dot,) = ax.plot([], [], "o", color=style.colors[1], markersize=8, markeredgecolor=style.bg, animated=True)
 
+    def label(self, i: int) -> str:
+        return f"rank {self.ranks[i]}"
+
     def update(self, i: int) -> None:
         r = self.ranks[i]
         self.cut.set_xdata([r + 0.5] * 2)

@@ -72,6 +72,9 @@ class LossLine:
         ax.legend(loc="upper center", ncols=3)
         self.title = ax.set_title(" ", loc="left", animated=True)
 
+    def label(self, i: int) -> str:
+        return f"weights of epoch {self.epoch[i]:g}"
+
     def update(self, i: int) -> None:
         a = self.a
         self.trail.set_segments([np.column_stack([a["line_a"], t]) for t in a["line_loss"][:i]])

@@ -12,7 +12,8 @@ from ..style import Style
 from ...store.rundir import Run
 from . import figure
 from .loss_line import NORMALISED, centers
-from .trajectory_map import CMAP, GrowingPath, arrays, axis_labels, contour, heading, loss_norm, snapshot_words
+from .trajectory_map import (CMAP, GrowingPath, arrays, axis_labels, contour, heading, loss_norm, snapshot_label,
+                             snapshot_words)
 
 
 
@@ -94,6 +95,11 @@ class LossPlane:
                                             antialiased=True)
             drawn = (*drawn, surface)
         return drawn
+
+    def label(self, i: int) -> str:
+        a = self.a
+        return snapshot_label(a, i) if self.pca else \
+            f"weights of epoch {np.interp(a['center_step'][i], a['step'], a['epoch']):g}"
 
     def update(self, i: int) -> None:
         a = self.a

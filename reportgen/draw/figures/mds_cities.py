@@ -87,6 +87,9 @@ class MDSCities:
         ax.grid(True, alpha=0.3)
         self.cursor = ax.axvline(1, color=style.fg, linewidth=1, animated=True)
 
+    def label(self, i: int) -> str:
+        return f"evaluation {self.a['gd_snapshot_evals'][i]}"
+
     def update(self, i: int) -> None:
         a = self.a
         for m in self.maps:

@@ -73,9 +73,12 @@ class NewtonFieldFigure:
                     markeredgewidth=1.2, linestyle="", zorder=5)
         ax.tick_params(labelsize="small")
 
+    def label(self, i: int) -> str:
+        return f"step {i}"
+
     def update(self, i: int) -> None:
         for paths, trails, dots, (title, name) in zip(self.paths, self.trails, self.dots, self.titles):
             for p, trail in enumerate(trails):
                 trail.set_data(paths[max(0, i - TRAIL):i + 1, p, 0], paths[max(0, i - TRAIL):i + 1, p, 1])
             dots.set_offsets(paths[i])
-            title.set_text(f"{name}, step {i}")
+            title.set_text(f"{name}, {self.label(i)}")

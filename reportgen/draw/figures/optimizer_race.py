@@ -83,8 +83,11 @@ class OptimizerRaceFigure:
         ax.set_xlabel("iteration" + (f" (gradient noise σ = {config.noise:g})" if config.noise else ""))
         ax.grid(True, alpha=0.3)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
-        self.label = ax.set_title(" ", loc="left")
-        self.label.set_animated(True)
+        self.counter = ax.set_title(" ", loc="left")
+        self.counter.set_animated(True)
+
+    def label(self, i: int) -> str:
+        return f"iteration {self.at[i]}"
 
     def update(self, i: int) -> None:
         t = self.at[i]
@@ -93,4 +96,4 @@ class OptimizerRaceFigure:
             last = p[:t + 1][np.isfinite(p[:t + 1, 0])][-1:]
             head.set_data(last[:, 0], last[:, 1])
             curve.set_data(np.arange(t + 1), gap[:t + 1])
-        self.label.set_text(f"iteration {t}")
+        self.counter.set_text(self.label(i))

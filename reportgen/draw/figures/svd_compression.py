@@ -100,12 +100,15 @@ class SVDCompressionFigure:
         ax.legend(loc="lower left")
         self.cursor = ax.axvline(1, color=style.fg, linewidth=1.2, animated=True)
         (self.dots,) = ax.plot([], [], "o", color=style.fg, markersize=6, animated=True)
-        self.label = ax.set_title(" ", loc="left", fontsize="medium")
-        self.label.set_animated(True)
+        self.words = ax.set_title(" ", loc="left", fontsize="medium")
+        self.words.set_animated(True)
 
     def picture(self, r: int) -> np.ndarray:
         top = LEVELS[self.c.mode] - 1
         return np.round(self.c.reconstruct(r).clip(0, 1) * top) / top
+
+    def label(self, i: int) -> str:
+        return f"rank {self.c.ranks[i]}"
 
     def update(self, i: int) -> None:
         r = self.c.ranks[i]
@@ -116,4 +119,4 @@ class SVDCompressionFigure:
         self.dots.set_data([r] * (1 if exact else 2), [self.storage[r]] + ([] if exact else [self.errors[r]]))
         error = "0 (exact)" if exact else f"{100 * self.errors[r]:.1f} %"
         storage = 100 * self.storage[r]
-        self.label.set_text(f"error {error}, storage {storage:.{'2g' if storage < 10 else '0f'}} % of the pixels")
+        self.words.set_text(f"error {error}, storage {storage:.{'2g' if storage < 10 else '0f'}} % of the pixels")

@@ -98,6 +98,9 @@ class SweepGrid:
                        bbox_to_anchor=(0.5, 1.0), ncols=min(len(columns), 4), frameon=False,
                        title="first layer: median log₁₀ |gradient|", title_fontsize="small")
 
+    def label(self, i: int) -> str:
+        return f"epoch {i + 1}"
+
     def update(self, i: int) -> None:
         a = self.a
         for m, (box, cross, text) in enumerate(self.cells):
@@ -119,4 +122,4 @@ class SweepGrid:
             line.set_data(when[shown], first[shown])
         for cursor in self.cursors:
             cursor.set_xdata([i + 1, i + 1])
-        self.heading.set_text(f"{self.title} — epoch {i + 1}")
+        self.heading.set_text(f"{self.title} — {self.label(i)}")

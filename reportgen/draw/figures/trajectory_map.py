@@ -113,8 +113,13 @@ def heading(run: Run, words: str) -> str:
     return f"{run.config.title or run.config.name}\n{words}"
 
 
+def snapshot_label(a: dict, i: int) -> str:
+    """Which snapshot frame i shows: its epoch."""
+    return f"epoch {a['epoch'][i]:.2f}"
+
+
 def snapshot_words(a: dict, i: int) -> str:
-    return f"epoch {a['epoch'][i]:.2f} (step {a['step'][i]}), training loss {a['loss'][i]:.3g}"
+    return f"{snapshot_label(a, i)} (step {a['step'][i]}), training loss {a['loss'][i]:.3g}"
 
 
 @figure("trajectory_map", title="Trajectory map", requires=("landscape",), caption="""
@@ -148,6 +153,9 @@ class TrajectoryMap:
         ax.set_ylabel(axis_labels(a, projection)[1])
         self.cursor = loss_panel(side, a, style)
         self.title = self.fig.suptitle(" ", x=0.01, ha="left", animated=True)
+
+    def label(self, i: int) -> str:
+        return snapshot_label(self.a, i)
 
     def update(self, i: int) -> None:
         a = self.a

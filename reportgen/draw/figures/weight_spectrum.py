@@ -73,8 +73,11 @@ class WeightSpectrum:
         norms.set_xlabel("layer (input → output)")
         norms.set_ylabel("largest singular value σ₁")
         norms.legend(loc="lower left", fontsize="small")
-        self.label = ax.set_title(" ", loc="left", fontsize="medium")
-        self.label.set_animated(True)
+        self.words = ax.set_title(" ", loc="left", fontsize="medium")
+        self.words.set_animated(True)
+
+    def label(self, i: int) -> str:
+        return f"step {self.steps[i]}"
 
     def update(self, i: int) -> None:
         for line, values in zip(self.lines, self.values[i]):
@@ -82,5 +85,5 @@ class WeightSpectrum:
         top = self.values[i, :, 0]
         self.norm.set_offsets(np.column_stack([np.arange(1, len(top) + 1), top]))
         self.norm_line.set_ydata(top)
-        self.label.set_text(f"singular values of the weights, step {self.steps[i]} "
+        self.words.set_text(f"singular values of the weights, {self.label(i)} "
                             f"(epoch {self.steps[i] / self.per_epoch:.2f})")
