@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -18,9 +19,10 @@ from reportgen.compute import landscape
 from reportgen.compute.execute import execute
 from reportgen.executors.submit import submit
 from reportgen.executors.options import Ray, Slurm
-from reportgen.executors.units import state
+from reportgen.executors.units import state, where
 from reportgen.pipeline import gather
 from reportgen.store import lock as locks
+from reportgen.store.entries import members
 from reportgen.store.io import read_npz
 from tests.crash import files, same
 
@@ -142,30 +144,32 @@ def test_a_failing_unit_is_reported_with_its_log_while_the_others_complete(tmp_p
     for line in out.failed:
         assert "CIFAR-10 not found" in line and Path(line.split("(log: ")[1][:-1]).exists(), line
     entry = gather((tmp_path / "there" / "x.py",), runs)[0]
-    from reportgen.store.entries import members
     assert sorted(state(m.run) for m in members(entry)) == ["complete", "failed"]
     assert entry.run.status["state"] == "missing"  # the sweep is not collected with runs missing
 
 
-def test_a_killed_unit_resumes_to_the_same_result_when_sent_again(tmp_path):
-    slow = SWEEP.replace("epochs=2", "epochs=8").replace("n_train=96", "n_train=1500").replace(
-        '"optimizer.lr": (1e-3, 1e-2)', '"optimizer.lr": (1e-3,)')
+def test_a_preempted_unit_is_requeued_and_a_killed_one_resumes_when_sent_again(tmp_path):
+    """Member A gets the signal Slurm sends before preempting a job (submitit requeues it: it resumes from its
+    checkpoint by itself); member B's process is killed (sent again, it resumes). Both end as in one process."""
+    slow = SWEEP.replace("epochs=2", "epochs=8").replace("n_train=96", "n_train=1500")
     script = project(tmp_path / "there", "x", slow)
     runs = tmp_path / "there" / "runs"
     entry = gather((script,), runs)[0]
-    from reportgen.store.entries import members
-    member = members(entry)[0]
-    import threading
+    a, b = members(entry)
     result = {}
     thread = threading.Thread(target=lambda: result.update(out=submit([entry], LOCAL, runs)))
     thread.start()
-    while member.run.status["epoch"] < 2:
+    while min(m.run.status["epoch"] for m in (a, b)) < 2:
         time.sleep(0.05)
-    os.kill(json.loads(member.run.lock_path.read_text())["pid"], signal.SIGKILL)  # the unit's own process
+    holder = {m: json.loads(m.run.lock_path.read_text())["pid"] for m in (a, b)}  # the units' own processes
+    os.kill(holder[a], signal.SIGUSR2)
+    os.kill(holder[b], signal.SIGKILL)
     thread.join()
-    assert result["out"].failed and state(member.run) == "failed"  # its status was never finished
+    assert [line.split(":")[0] for line in result["out"].failed] == [b.name], result["out"]
+    assert a.run.status["state"] == "complete" and state(b.run) == "failed"
+    assert "Requeued" in Path(where(a.run, "run")["log"]).with_suffix(".out").read_text()
     again = submit(gather((script,), runs), LOCAL, runs)
-    assert again.sent == ["grid.lr0.001"] and not again.failed
+    assert again.sent == [b.name] and not again.failed
     assert_same_runs(runs, reference(tmp_path, slow))
 
 
