@@ -33,7 +33,7 @@ def compute(exp: spec.Experiment, run: Run) -> None:
     cfg, device, folder = exp.landscape, pick_device(exp.device), run.path / "landscape"
     folder.mkdir(exist_ok=True)
     ds = data.load(exp.data)
-    model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes)).to(device)
+    model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes), ds.vocab).to(device)
     weights = Weights(model, run, ds.x_train.to(device), exp.batch_size)
     train = ds.x_train[:cfg.samples].to(device), ds.y_train[:cfg.samples].to(device)
     test = ds.x_test[:cfg.samples].to(device), ds.y_test[:cfg.samples].to(device)
