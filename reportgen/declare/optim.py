@@ -62,10 +62,10 @@ class Optim:
         require(self.name.isidentifier(), self, "name", "the name of an optimizer class, e.g. 'RMSprop'")
 
     def label(self) -> str:
-        """How a sweep names it: RMSprop(alpha=0.9) lr 0.001."""
+        """How a sweep names it, short enough for a figure's axis: RMSprop(alpha=0.9) 0.001."""
         options = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.options.items())
         lr = "→".join(f"{v:g}" for v in self.lr) if isinstance(self.lr, tuple) else f"{self.lr:g}"
-        return f"{self.name}{f'({options})' if options else ''} lr {lr}"
+        return f"{self.name}{f'({options})' if options else ''} {lr}"
 
 
 Optimizer = Union[Adam, AdamW, SGD, Optim]
