@@ -69,8 +69,9 @@ def check_experiment(exp: Experiment) -> None:
             raise SpecError(f"Optim.options = {opt.options!r}: {opt.name} refuses them ({why})")
     for obj, given in ((exp.model, ("shape", "classes")), (exp.data, ())):
         if hasattr(obj, "factory"):
+            fn = resolve(obj)
             try:
-                inspect.signature(resolve(obj)).bind(*given, **obj.options)
+                inspect.signature(fn).bind(*given, **obj.options)
             except (TypeError, ValueError) as e:
                 raise SpecError(f"{type(obj).__name__}.options = {obj.options!r}{where(obj)}: {obj.factory} does not "
                                 f"take them ({e}); allowed: {'shape, classes and ' if given else ''}its own keywords")

@@ -43,14 +43,38 @@ def where(obj) -> str:
     if path is None:
         return ""
     with contextlib.suppress(ValueError):
-        path = path.relative_to(Path.cwd())
+        path = path.resolve().relative_to(Path.cwd().resolve())
     return f" ({path})"
+
+
+_LOADED: dict[str, tuple[str, int]] = {}  # module -> (its file, its mtime) when this process imported it
+
+
+def _drop_stale(module: str) -> None:
+    """Forget an imported module that the path would no longer find (another project's folder) or whose file has
+    changed since this process imported it (a long `reportgen serve`): else its old code would run under the new
+    file's run id."""
+    found = sys.modules.pop(module, None)
+    file = getattr(found, "__file__", None)
+    if found is None or file is None:
+        if found is not None:
+            sys.modules[module] = found
+        return
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin == file and _LOADED.get(module, (file, os.stat(file).st_mtime_ns)) \
+                == (file, os.stat(file).st_mtime_ns):
+            sys.modules[module] = found
+            return
+    _LOADED.pop(module, None)
 
 
 def source_file(obj) -> Path | None:
     """The file of the factory's module, found without running it (its parent packages are imported)."""
+    module = obj.factory.partition(":")[0]
     with project_path(), contextlib.suppress(ImportError, ValueError, AttributeError):
-        found = importlib.util.find_spec(obj.factory.partition(":")[0])
+        _drop_stale(module)
+        found = importlib.util.find_spec(module)
         if found is not None and found.origin and Path(found.origin).is_file():
             return Path(found.origin)
     return None
@@ -60,8 +84,11 @@ def resolve(obj):
     """The function `obj.factory` names, imported; one SpecError when it does not import or is not callable."""
     module, _, name = obj.factory.partition(":")
     with project_path():
+        _drop_stale(module)
         try:
             found = importlib.import_module(module)
+            if getattr(found, "__file__", None):
+                _LOADED.setdefault(module, (found.__file__, os.stat(found.__file__).st_mtime_ns))
         except Exception as e:  # noqa: BLE001 - the user's module: every failure to import reads the same
             raise _fail(obj, f"does not import ({type(e).__name__}: {e}); allowed: {ALLOWED}") from None
     fn = found
