@@ -1,5 +1,6 @@
 # Grokking (Power et al. 2022; seed 001): a small Transformer on a ∘ b = c mod p memorises its training equations
-# early and generalises to the unseen ones much later; strong weight decay (AdamW, λ = 1) shortens the delay. Full batch.
+# early and generalises to the unseen ones much later; strong weight decay (AdamW, λ = 1) shortens the delay.
+# Full batch.
 # On one CPU core the whole delay takes several minutes even at p = 31 (test accuracy was still rising through 36 % at
 # step 3000, two minutes in), so the gallery run shows only the early phase: 1000 steps in which the training
 # accuracy saturates. The seed's size (2 layers, width 128, 4 heads, p = 97), long enough to grok:

@@ -2,7 +2,7 @@
 # connections and chaotic without them, the more so the deeper the net (clearly from 56 layers). Here, to train in
 # seconds, a 20-layer ResNet (three stages of three basic blocks, 8-16-32 channels, batch norm) on 8x8 synthetic
 # images, with and without its shortcuts: at this depth both planes are still one basin (as in the paper's ResNet-20),
-# and the net without skips learns more slowly. The paper's ResNet-56 on CIFAR-10 (files in ~/data/cifar-10-batches-py):
+# and the net without skips learns more slowly. The paper's ResNet-56 on CIFAR-10 (in ~/data/cifar-10-batches-py):
 #   reportgen run experiments/landscape-resnet.py --set "data=CIFAR10(root='~/data')" --set "model.channels=(16, 32, 64)"
 #   --set model.blocks=9 --set landscape.plane=51
 from reportgen import Adam, Experiment, Landscape, Learns, Record, ResNet, Synthetic
