@@ -92,6 +92,32 @@ def not_an_image(folder: Path):
         """)(folder)
 
 
+MINE = """
+import torch
+from torch import nn
+def net(shape, classes, width=8):
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, width), nn.ReLU(), nn.Linear(width, classes))
+def wrong_classes(shape, classes):
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, classes + 1))
+def not_a_module(shape, classes):
+    return [nn.Linear(64, classes)]
+def flat(n=8):
+    return torch.randn(n, 64), torch.zeros(n, dtype=torch.long), torch.randn(n, 32), torch.zeros(n, dtype=torch.long)
+def pairs():
+    return torch.randn(8, 64), torch.zeros(8, 2, dtype=torch.long), torch.randn(8, 64), torch.zeros(8, dtype=torch.long)
+NUMBER = 3
+"""
+
+
+def factory(field: str, call: str):
+    """Setup: mine.py (factories) in the project folder and a script declaring `field`=`call`."""
+    def setup(folder: Path):
+        (folder / "mine.py").write_text(MINE)
+        small = {} if field == "data" else {"data": "Synthetic(n_train=8, n_test=8, shape=(1, 8, 8))"}
+        script("factory.py", tiny(**{field: call}, **small))(folder)
+    return setup
+
+
 def a_file_where_a_folder_goes(folder: Path):
     (folder / "blocker").write_text("a file")
 
@@ -184,6 +210,29 @@ CASES = [
     ("an impossible warmup", None, ["run", "--set", "schedule=Warmup(steps=0)", "experiments/tiny-b.py"],
      "Warmup.steps = 0: allowed: a number of steps >= 1"),
     ("no such script", None, ["run", "nowhere.py"], "nowhere.py: no such experiment script or folder"),
+    ("a factory that does not import", factory("model", "Module(factory='nowhere.models:net')"), ["run", "bad/factory.py"],
+     "Module.factory = 'nowhere.models:net': does not import (ModuleNotFoundError: No module named 'nowhere'); allowed:"),
+    ("a factory that is not there", factory("model", "Module(factory='mine:resnet')"), ["run", "bad/factory.py"],
+     "Module.factory = 'mine:resnet' (mine.py): mine has no 'resnet'; allowed: 'module:function'"),
+    ("a factory that is not callable", factory("model", "Module(factory='mine:NUMBER')"), ["run", "bad/factory.py"],
+     "Module.factory = 'mine:NUMBER' (mine.py): NUMBER is a int, not callable; allowed: a function returning an nn.Module"),
+    ("a factory path that is not a path", factory("model", "Module(factory='mine.net')"), ["run", "bad/factory.py"],
+     "Module.factory = 'mine.net': allowed: 'module:function'"),
+    ("factory options it does not take", factory("model", "Module(factory='mine:net', options={'depth': 3})"),
+     ["run", "bad/factory.py"], "Module.options = {'depth': 3} (mine.py): mine:net does not take them (got an unexpected"),
+    ("a factory returning no module", factory("model", "Module(factory='mine:not_a_module')"), ["run", "bad/factory.py"],
+     "Module.factory = 'mine:not_a_module' (mine.py): returned a list; allowed: a function returning an nn.Module"),
+    ("a model whose output is not the classes", factory("model", "Module(factory='mine:wrong_classes')"),
+     ["run", "bad/factory.py"], "Module.factory = 'mine:wrong_classes' (mine.py): its output is (2, 11) for a batch of 2; "
+     "allowed: [batch, classes] = [2, 10]"),
+    ("a dataset whose splits differ in shape", factory("data", "Dataset(factory='mine:flat')"), ["run", "bad/factory.py"],
+     "Dataset.factory = 'mine:flat' (mine.py): returned x_train (8, 64), y_train (8,), x_test (8, 32), y_test (8,); allowed:"),
+    ("a dataset of labels that are not a vector", factory("data", "Dataset(factory='mine:pairs')"), ["run", "bad/factory.py"],
+     "Dataset.factory = 'mine:pairs' (mine.py): returned x_train (8, 64), y_train (8, 2),"),
+    ("an optimizer that is not one", script("optim.py", tiny(optimizer="Optim(name='RMSProp')")), ["run", "bad/optim.py"],
+     "bad/optim.py: Optim.name = 'RMSProp': allowed: ASGD, Adadelta,"),
+    ("an optimizer option it does not take", script("opt.py", tiny(optimizer="Optim(name='RMSprop', options={'beta': 0.9})")),
+     ["run", "bad/opt.py"], "bad/opt.py: Optim.options = {'beta': 0.9}: RMSprop refuses them"),
     ("a missing dataset", script("cifar.py", tiny(data="CIFAR10(root='no-data-here')")),
      ["run", "bad/cifar.py"], "CIFAR-10 not found: expected data_batch_1"),
     ("a corrupt dataset file", mnist_with_bad_magic, ["run", "bad/mnist.py"],

@@ -248,3 +248,19 @@ def test_gradient_descent_beats_nelder_mead_on_34_cities():
     assert gd.losses[-1] * 10 < nm.losses[-1]
     # at its minimum the stress is only what a flat map cannot show of a sphere: a few hundred km at most
     assert np.sqrt(((gd.X - truth) ** 2).sum(1).mean()) < 300
+
+
+def test_double_descent_is_the_minimum_norm_fit_and_descends_twice():
+    import numpy as np
+    from numpy.polynomial import chebyshev
+
+    from reportgen.compute.double_descent import descent, fit
+    from reportgen.declare import DoubleDescent
+    x, y = np.linspace(-1, 1, 10), np.cos(np.arange(10.0))
+    for degree in (3, 20):   # below the threshold the least-squares fit, above it the pseudo-inverse's smallest norm
+        np.testing.assert_allclose(fit(x, y, degree), np.linalg.pinv(chebyshev.chebvander(x, degree)) @ y, atol=1e-8)
+    a = descent(DoubleDescent(name="d"))
+    test, n = a["test_error"], len(a["x"])
+    assert int(np.argmax(test)) == n - 1 and a["train_error"][n - 1] < 1e-6   # the peak is the interpolation threshold
+    first, second = test[:n // 2].min(), test[n + 10:].min()
+    assert first < second < test[0] / 5 and test[n - 1] > 1e10 * second        # falls, peaks, falls again

@@ -41,7 +41,7 @@ def run(tmp_path_factory):
     torch.set_num_threads(threads)
 
 
-def model_at(run: Run, exp, flat=None) -> tuple[nn.Module, data.Dataset]:
+def model_at(run: Run, exp, flat=None) -> tuple[nn.Module, data.Tensors]:
     """The run's model with its final checkpoint (or the flat parameters given), in eval mode."""
     ds = data.load(exp.data)
     model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes))

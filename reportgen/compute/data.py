@@ -1,4 +1,4 @@
-"""Datasets a run trains on: a deterministic synthetic image set, and CIFAR / MNIST from their own files."""
+"""Datasets a run trains on: a deterministic synthetic image set, CIFAR / MNIST from their own files, modular arithmetic."""
 from __future__ import annotations
 
 import gzip
@@ -11,8 +11,9 @@ import torch
 
 from .. import declare as spec
 from ..registry import Registry
+from . import factory
 
-DATASETS = Registry("dataset")  # fn(data declaration) -> Dataset
+DATASETS = Registry("dataset")  # fn(data declaration) -> Tensors
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 MNIST_URL = "http://yann.lecun.com/exdb/mnist/"
 FASHION_URL = "https://github.com/zalandoresearch/fashion-mnist"
@@ -21,13 +22,15 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 
 
 @dataclass(frozen=True)
-class Dataset:
-    """Train and test tensors, normalised per channel with statistics of the train split."""
+class Tensors:
+    """A dataset's train and test tensors (images normalised per channel with statistics of the train split);
+    `vocab`: the number of distinct tokens, for inputs that are token sequences."""
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
     classes: tuple[str, ...]
+    vocab: int | None = None
 
 
 class DataMissing(Exception):
@@ -38,14 +41,14 @@ class DataCorrupt(Exception):
     """A dataset file is there but is not what its format promises; the message names the file."""
 
 
-def _dataset(x_train, y_train, x_test, y_test, classes) -> Dataset:
+def _dataset(x_train, y_train, x_test, y_test, classes) -> Tensors:
     """Tensors from arrays, scaled so each channel has mean 0 and std 1 over the train split."""
     # np.array copies: the result is writable (frombuffer's is not) and can be normalised in place
     x_train, x_test = (torch.from_numpy(np.array(x, np.float32)) for x in (x_train, x_test))
     dims = [0, *range(2, x_train.dim())]      # every axis but the channel
     mean = x_train.mean(dims, keepdim=True)
     std = x_train.std(dims, keepdim=True).clamp_min(1e-12)
-    return Dataset(x_train.sub_(mean).div_(std), torch.from_numpy(np.array(y_train, np.int64)),
+    return Tensors(x_train.sub_(mean).div_(std), torch.from_numpy(np.array(y_train, np.int64)),
                    x_test.sub_(mean).div_(std), torch.from_numpy(np.array(y_test, np.int64)), tuple(classes))
 
 
@@ -97,7 +100,7 @@ def _samples(rng, protos, n, shift, noise, signal):
     return signal * x + noise * rng.normal(size=x.shape), y
 
 
-def synthetic(n_train=2048, n_test=512, classes=10, shape=(3, 32, 32), noise=1.0, seed=0) -> Dataset:
+def synthetic(n_train=2048, n_test=512, classes=10, shape=(3, 32, 32), noise=1.0, seed=0) -> Tensors:
     """A deterministic image-classification set that a small MLP learns over a few epochs, not steps."""
     rng = np.random.default_rng(seed)     # a local generator: independent of torch's global RNG
     protos = _prototypes(rng, classes, tuple(shape))
@@ -177,7 +180,7 @@ def _cifar_batch(path: Path, label_key: bytes, classes: int) -> tuple[np.ndarray
     return x.reshape(-1, 3, 32, 32), y   # rows are the R, G, B planes of 32x32, one after another
 
 
-def cifar(root: str | Path, classes: int = 10, limit: int | None = None) -> Dataset:
+def cifar(root: str | Path, classes: int = 10, limit: int | None = None) -> Tensors:
     """CIFAR-10 or CIFAR-100 (fine labels) from the 'python version' pickles in `root` or below it."""
     if classes not in CIFAR:
         raise ValueError(f"classes must be 10 or 100, not {classes}")
@@ -237,7 +240,7 @@ def _mnist_split(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
     return x[:, None], y
 
 
-def mnist(root: str | Path, fashion: bool = False, limit: int | None = None) -> Dataset:
+def mnist(root: str | Path, fashion: bool = False, limit: int | None = None) -> Tensors:
     """MNIST or Fashion-MNIST from IDX files, raw or gzipped; `root` is their folder or a parent of it."""
     name, layout = ("Fashion-MNIST", "FashionMNIST") if fashion else ("MNIST", "MNIST")
     # torchvision keeps the files in <root>/MNIST/raw; people also point at MNIST/ or raw/ itself
@@ -251,9 +254,25 @@ def mnist(root: str | Path, fashion: bool = False, limit: int | None = None) -> 
     return _dataset(x[:n], y[:n], x_test[:n_test], y_test[:n_test], classes)
 
 
-def load(d) -> Dataset:
+def load(d) -> Tensors:
     """The dataset a data declaration describes."""
     return DATASETS[type(d)](d)
+
+
+@DATASETS.register(spec.ModularArithmetic)
+def modular(d: spec.ModularArithmetic) -> Tensors:
+    """Every pair (a, b) as the tokens a, op, b, "=" (op = p, "=" = p + 1) with class a ∘ b mod p; a seeded
+    `train_fraction` of the pairs for training, the rest for testing (b = 0 left out of division)."""
+    a, b = (t.flatten() for t in torch.meshgrid(torch.arange(d.p), torch.arange(d.p), indexing="ij"))
+    if d.op == "/":   # a / b = a · b⁻¹, b⁻¹ by Fermat's little theorem
+        a, b = a[b > 0], b[b > 0]
+        inverse = torch.tensor([pow(v, d.p - 2, d.p) for v in range(d.p)])
+    c = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a * inverse[b]}[d.op]() % d.p
+    x = torch.stack([a, torch.full_like(a, d.p), b, torch.full_like(a, d.p + 1)], 1)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(d.seed))
+    n = round(d.train_fraction * len(x))
+    train, test = order[:n], order[n:]
+    return Tensors(x[train], c[train], x[test], c[test], tuple(map(str, range(d.p))), vocab=d.p + 2)
 
 
 DATASETS.register(spec.Synthetic, lambda d: synthetic(d.n_train, d.n_test, d.classes, d.shape, d.noise, d.seed))
@@ -261,3 +280,5 @@ DATASETS.register(spec.CIFAR10, lambda d: cifar(Path(d.root).expanduser(), 10, d
 DATASETS.register(spec.CIFAR100, lambda d: cifar(Path(d.root).expanduser(), 100, d.limit))
 DATASETS.register(spec.MNIST, lambda d: mnist(Path(d.root).expanduser(), False, d.limit))
 DATASETS.register(spec.FashionMNIST, lambda d: mnist(Path(d.root).expanduser(), True, d.limit))
+
+DATASETS.register(spec.Dataset, lambda d: Tensors(*factory.tensors(d)))

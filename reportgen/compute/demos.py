@@ -55,9 +55,10 @@ def fit(image: np.ndarray, side: int) -> np.ndarray:
 @RUNNERS.register(OptimizerRace)
 def run_race(exp: OptimizerRace, run, progress=None) -> str:
     import torch
-    from .race import FUNCTIONS, optimizer, race
+    from .optim import by_name
+    from .race import FUNCTIONS, race
     function = FUNCTIONS[exp.function]
-    tracks = race(function, {label: (optimizer(r.optimizer), {"lr": r.lr, **r.options}) for label, r in exp.racers.items()},
+    tracks = race(function, {label: (by_name(r.optimizer), {"lr": r.lr, **r.options}) for label, r in exp.racers.items()},
                   exp.steps, exp.start, exp.noise, exp.seed)
     best = function.f(torch.tensor(function.minima, dtype=torch.float64)).min().item() if function.minima else np.nan
     return _finish(exp, run, "optimizer_race", labels=np.array(list(tracks)), box=np.array(function.box),
@@ -168,7 +169,7 @@ def truncations(exp: Experiment, run) -> dict[str, np.ndarray]:
     from . import data, models
     from .train import evaluate
     ds = data.load(exp.data)
-    model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes))
+    model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes), ds.vocab)
     model.load_state_dict(run.read_checkpoint()["model"])
     weights = {n: p for n, p in model.named_parameters() if p.ndim >= 2}
     trained = {n: p.detach().clone() for n, p in weights.items()}

@@ -122,5 +122,5 @@ def total_steps(entry: Entry) -> int:
         return sum(total_steps(m) for m in members(entry) if needs_run(m))
     if not isinstance(exp, Experiment):
         return 1
-    n = exp.data.n_train if isinstance(exp.data, Synthetic) else (exp.data.limit or 50000)
+    n = exp.data.n_train if isinstance(exp.data, Synthetic) else (getattr(exp.data, "limit", None) or 50000)
     return -(-n // exp.batch_size) * exp.epochs

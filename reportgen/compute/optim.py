@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules from their specs; Lion and Muon for the optimizer races."""
+"""Optimizers and learning-rate schedules from their specs; any torch.optim class by name, Lion and Muon."""
 from __future__ import annotations
 
 import math
@@ -25,6 +25,72 @@ def _sgd(opt: spec.SGD, params, lr: float) -> torch.optim.Optimizer:
 for _kind, _cls in ((spec.Adam, torch.optim.Adam), (spec.AdamW, torch.optim.AdamW)):
     OPTIMIZERS.register(_kind, lambda opt, params, lr, cls=_cls: cls(params, lr=lr, betas=opt.betas, eps=opt.eps,
                                                                      weight_decay=opt.weight_decay))
+
+
+# torch.optim's classes that a training step can drive (LBFGS needs a closure, SparseAdam sparse gradients)
+UNSTEPPABLE = ("Optimizer", "LBFGS", "SparseAdam")
+
+
+def names() -> list[str]:
+    """Every optimizer an Optim can name: torch.optim's steppable classes, Lion and Muon."""
+    found = [n for n, c in vars(torch.optim).items() if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)]
+    return sorted({n for n in found if n not in UNSTEPPABLE} | {"Lion", "Muon"})
+
+
+def by_name(name: str) -> type[torch.optim.Optimizer]:
+    """The class `name`: torch.optim's own, or Lion and Muon of this module (the races' Muon takes any tensor)."""
+    if name not in names():
+        raise spec.SpecError(f"Optim.name = {name!r}: allowed: {', '.join(names())}")
+    return globals()[name] if name in ("Lion", "Muon") else getattr(torch.optim, name)
+
+
+@OPTIMIZERS.register(spec.Optim)
+def _named(opt: spec.Optim, params, lr: float) -> torch.optim.Optimizer:
+    if opt.name != "Muon":
+        return by_name(opt.name)(params, lr=lr, **opt.options)
+    params = list(params)
+    matrices = [p for p in params if p.ndim == 2]
+    hidden = {id(p) for p in matrices[1:-1]}   # the first (input, embedding) and the last (classifier) go to AdamW
+    if not hidden:
+        raise spec.SpecError("Optim.name = 'Muon': the model has no hidden weight matrix for Muon to take; "
+                             "allowed: a model with three or more weight matrices")
+    muon = torch.optim.Muon if hasattr(torch.optim, "Muon") else Muon
+    kwargs = {"adjust_lr_fn": "match_rms_adamw"} if muon is not Muon else {}
+    return Paired(muon([p for p in params if id(p) in hidden], lr=lr, **kwargs, **opt.options),
+                  torch.optim.AdamW([p for p in params if id(p) not in hidden], lr=lr))
+
+
+class Paired(torch.optim.Optimizer):
+    """Two optimizers stepped as one over their parameters (Muon's hidden matrices, AdamW's rest): their param
+    groups are this one's, so a schedule sets both; the state dict holds each one's."""
+
+    def __init__(self, *parts: torch.optim.Optimizer):
+        super().__init__([g for p in parts for g in p.param_groups], {})
+        self.parts = parts
+
+    @property
+    def param_groups(self) -> list[dict]:
+        """The parts' own groups, read live: loading a state dict gives a part new ones."""
+        return [g for p in self.parts for g in p.param_groups] if hasattr(self, "parts") else self._groups
+
+    @param_groups.setter
+    def param_groups(self, groups: list[dict]) -> None:  # torch's __init__ sets them before the parts are known
+        self._groups = groups
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        with torch.enable_grad():
+            loss = closure() if closure else None
+        for part in self.parts:
+            part.step()
+        return loss
+
+    def state_dict(self):
+        return {"parts": [p.state_dict() for p in self.parts]}
+
+    def load_state_dict(self, state):
+        for part, saved in zip(self.parts, state["parts"], strict=True):
+            part.load_state_dict(saved)
 
 
 def _ramp(warmup: int, t: int) -> float:

@@ -1,22 +1,13 @@
 """Optimizers racing over 2-D test functions (real torch.optim, plus Lion and Muon); Newton vs gradient fields.
 
-Torch is imported where a race runs or a racer is checked: gathering a known declaration must not load it."""
+Torch is imported where a race runs: gathering a known declaration must not load it (its racers: checks.py)."""
 from __future__ import annotations
 
-import contextlib
-import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from ..declare import OptimizerRace, Racer, SpecError
-from ..store.cache import user_cache
-from ..store.io import write_json
-from .runners import CHECKS
 
 if TYPE_CHECKING:
     import torch
@@ -68,55 +59,6 @@ FUNCTIONS = {s.name: s for s in (
     # starts a hair off the ridge y = 0: exactly on it, gradient methods never leave the saddle
     Surface("saddle", _saddle, ((-2.0, 2.0), (-2.0, 2.0)), (-1.8, 1e-3), ()),
 )}
-
-
-def optimizer(name: str) -> type[torch.optim.Optimizer]:
-    """The class of one of declare's RACE_OPTIMIZERS: torch.optim's own, or optim.py's Lion and Muon."""
-    import torch
-
-    from . import optim
-    return getattr(optim, name) if name in ("Lion", "Muon") else getattr(torch.optim, name)
-
-
-ACCEPTED = "racers.json"   # in the user's cache: the racers whose class took their options, per torch version
-
-
-@functools.cache
-def _accepted() -> set[str]:
-    """The accepted racers remembered so far, read once a process (a cache that cannot be read is empty)."""
-    with contextlib.suppress(OSError, ValueError, TypeError):
-        return set(json.loads((user_cache() / ACCEPTED).read_text()))
-    return set()
-
-
-def refusal(racer: Racer) -> str:
-    """Why the racer's class refuses its lr and options, in its own words ("": it takes them). Asking means
-    building one, which loads torch (~2 s): accepted racers are remembered, so loading a known declaration
-    stays cheap."""
-    try:
-        key = json.dumps([metadata.version("torch"), racer.optimizer, racer.lr, racer.options], sort_keys=True)
-    except metadata.PackageNotFoundError:   # a torch built from source: no version to remember it by
-        key = None
-    if key in _accepted():
-        return ""
-    import torch
-    try:
-        optimizer(racer.optimizer)([torch.zeros(2, requires_grad=True)], lr=racer.lr, **racer.options)
-    except (TypeError, ValueError) as e:
-        return str(e)
-    if key:
-        _accepted().add(key)
-        with contextlib.suppress(OSError):   # a cache that cannot be written only costs time
-            write_json(user_cache() / ACCEPTED, sorted(_accepted()))
-    return ""
-
-
-@CHECKS.register(OptimizerRace)
-def check_racers(race: OptimizerRace) -> None:
-    """Every racer's class takes its options, or one SpecError in the class's own words."""
-    for r in race.racers.values():
-        if why := refusal(r):
-            raise SpecError(f"Racer.options = {r.options!r}: {r.optimizer} refuses them ({why})")
 
 
 @dataclass

@@ -46,7 +46,8 @@ def train(exp: Experiment, run: Run, progress=None, final: str = "complete") -> 
     ds = data.load(exp.data)
     x_train, y_train = ds.x_train.to(device), ds.y_train.to(device)
     x_test, y_test = ds.x_test.to(device), ds.y_test.to(device)
-    model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes)).to(device)
+    model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes), ds.vocab).to(device)
+    models.check_output(exp.model, model, x_train, len(ds.classes))
     opt = optim.build(exp.optimizer, model.parameters())
     per_epoch = math.ceil(len(x_train) / exp.batch_size)
     total = per_epoch * exp.epochs

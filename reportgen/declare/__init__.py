@@ -1,17 +1,19 @@
 """What a user declares: `from reportgen.declare import Experiment, MLP, ...` (or `from reportgen import ...`)."""
 from .claims import BestFalls, Diverges, DoesNotLearn, GradientCollapse, GradientSpan, Learns, Runs
-from .data import CIFAR10, CIFAR100, MNIST, Data, FashionMNIST, Synthetic
-from .demos import CityMDS, Demo, LayerCompression, NewtonField, OptimizerRace, Racer, SVDCompression
+from .data import CIFAR10, CIFAR100, MNIST, Data, FashionMNIST, ModularArithmetic, Synthetic
+from .demos import CityMDS, Demo, DoubleDescent, LayerCompression, NewtonField, OptimizerRace, Racer, SVDCompression
 from .experiment import Experiment, Landscape, Record, Recorded
-from .model import CNN, GELU, MLP, Activation, Identity, LeakyReLU, Model, ReLU, Tanh
-from .optim import (SGD, Adam, AdamW, Clip, Cosine, Cyclic, LinearDecay, Optimizer, Schedule, StepDecay, Warmup,
+from .factory import Dataset, Module
+from .model import CNN, GELU, MLP, Activation, Identity, LeakyReLU, Model, ReLU, ResNet, Tanh, Transformer
+from .optim import (SGD, Adam, AdamW, Clip, Cosine, Cyclic, LinearDecay, Optim, Optimizer, Schedule, StepDecay, Warmup,
                     WarmupCooldown)
 from .spec import SpecError
 from .sweep import Sweep
 
 __all__ = ["CIFAR10", "CIFAR100", "CNN", "GELU", "MLP", "MNIST", "SGD", "Activation", "Adam", "AdamW", "BestFalls",
-           "CityMDS", "Clip", "Cosine", "Cyclic", "Data", "Demo", "Diverges", "DoesNotLearn", "Experiment",
-           "FashionMNIST", "GradientCollapse", "GradientSpan", "Identity", "Landscape", "LayerCompression", "LeakyReLU",
-           "Learns", "LinearDecay", "Model", "NewtonField", "Optimizer", "OptimizerRace", "Racer", "ReLU", "Record",
-           "Recorded", "Runs", "SVDCompression", "Schedule", "SpecError", "StepDecay", "Sweep", "Synthetic", "Tanh",
-           "Warmup", "WarmupCooldown"]
+           "CityMDS", "Clip", "Cosine", "Cyclic", "Data", "Dataset", "Demo", "Diverges", "DoesNotLearn",
+           "DoubleDescent", "Experiment", "FashionMNIST", "GradientCollapse", "GradientSpan", "Identity", "Landscape",
+           "LayerCompression", "LeakyReLU", "Learns", "LinearDecay", "Model", "ModularArithmetic", "Module",
+           "NewtonField", "Optim", "Optimizer", "OptimizerRace", "Racer", "ReLU", "Record", "Recorded", "ResNet",
+           "Runs", "SVDCompression", "Schedule", "SpecError", "StepDecay", "Sweep", "Synthetic", "Tanh",
+           "Transformer", "Warmup", "WarmupCooldown"]

@@ -30,6 +30,8 @@ def override(obj, assignment: str):
 
 
 def _set(obj, keys: list[str], value, path: str):
+    if isinstance(obj, dict):  # options of a factory or an optimizer: any key, their callee's signature decides
+        return {**obj, keys[0]: _set(obj.get(keys[0]), keys[1:], value, path) if len(keys) > 1 else value}
     if not dataclasses.is_dataclass(obj) or keys[0] not in {f.name for f in fields(obj)}:
         allowed = ", ".join(f.name for f in fields(obj)) if dataclasses.is_dataclass(obj) else "none"
         raise SpecError(f"--set {path}: {type(obj).__name__} has no field '{keys[0]}' (allowed: {allowed})")
@@ -75,7 +77,21 @@ def _computed(data: Any) -> Any:
     return [_computed(v) for v in data] if isinstance(data, list) else data
 
 
+def sources(obj, path: str = "") -> dict[str, str]:
+    """{field path: hash of its source file} for every declaration in `obj` that has its own code (a factory)."""
+    found = {path: obj.source()} if callable(getattr(obj, "source", None)) else {}
+    if dataclasses.is_dataclass(obj):
+        for f in fields(obj):
+            found |= sources(getattr(obj, f.name), f"{path}.{f.name}".lstrip("."))
+    elif isinstance(obj, (tuple, list)):
+        for i, v in enumerate(obj):
+            found |= sources(v, f"{path}[{i}]")
+    return found
+
+
 def run_id(obj) -> str:
-    """A short hash of everything that decides what the run computes."""
+    """A short hash of everything that decides what the run computes, the code of your own factories included."""
     data = {k: v for k, v in _computed(to_dict(obj)).items() if k not in PRESENTATION}
+    if code := sources(obj):  # only then: the ids of runs without factories stay what they were
+        data["sources"] = code
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]

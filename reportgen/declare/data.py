@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Union
 
+from .factory import Dataset
 from .spec import require, spec, within
 
 MAX_SAMPLES = 10 ** 7   # of a split
@@ -76,4 +77,33 @@ class FashionMNIST:
     check = _check_root
 
 
-Data = Union[Synthetic, CIFAR10, CIFAR100, MNIST, FashionMNIST]
+OPS = ("+", "-", "*", "/")  # a / b is a · b⁻¹ mod p, for b ≠ 0
+
+
+@spec
+class ModularArithmetic:
+    """Every equation "a ∘ b = c" mod a prime `p` (Power et al. 2022), as 4 tokens a, ∘, b, "=" (vocabulary p + 2)
+    whose class is c; a seeded `train_fraction` of all pairs is the training split, the rest the test split."""
+    p: int = 97
+    op: str = "+"
+    train_fraction: float = 0.3
+    seed: int = 0
+    shape = (4,)   # tokens of one sample: not a field
+
+    def check(self):
+        within(self, "p", 2, 4096)
+        require(all(self.p % k for k in range(2, int(self.p ** 0.5) + 1)), self, "p", "a prime (division needs one)")
+        require(self.op in OPS, self, "op", ", ".join(OPS))
+        require(0 < self.train_fraction < 1, self, "train_fraction", "a fraction in (0, 1)")
+        within(self, "seed", 0, MAX_SEED)
+
+    @property
+    def classes(self) -> int:
+        return self.p
+
+    @property
+    def vocab(self) -> int:
+        return self.p + 2
+
+
+Data = Union[Synthetic, CIFAR10, CIFAR100, MNIST, FashionMNIST, ModularArithmetic, Dataset]

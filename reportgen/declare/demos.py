@@ -141,3 +141,22 @@ class LayerCompression(Demo):
     and measure the test accuracy of the network each time."""
     figures: tuple[str, ...] = ("layer_compression",)
     experiment: Experiment
+
+
+@spec
+class DoubleDescent(Demo):
+    """Polynomial regression of `points` noisy samples (σ `noise`, evenly spaced on [-1, 1]) of sin(2πx) by every
+    degree from 0 to `degrees`: Chebyshev features and the minimum-norm least-squares fit (seed 004), its test error
+    on 100 evenly spaced points of the noise-free curve."""
+    figures: tuple[str, ...] = ("double_descent",)
+    points: int = 50
+    degrees: int = 120
+    noise: float = 0.2
+    seed: int = 0
+
+    def check(self):
+        super().check()
+        within(self, "points", 2, 10_000)
+        within(self, "degrees", 1, 10_000)
+        require(self.noise >= 0, self, "noise", "a number >= 0")
+        within(self, "seed", 0, MAX_SEED)

@@ -5,9 +5,9 @@ import re
 from dataclasses import field
 from typing import Any
 
-from .claims import RunClaim
+from .claims import DoesNotLearn, Learns, RunClaim
 from .data import MAX_SEED, Data, Synthetic
-from .model import CNN, MAX_PARAMETERS, MLP, Model
+from .model import MAX_PARAMETERS, MLP, Model
 from .optim import Adam, Clip, Optimizer, Schedule
 from .spec import SpecError, require, spec, within
 
@@ -96,9 +96,13 @@ class Experiment:
         within(self, "batch_size", 1, 2 ** 20)
         within(self, "seed", 0, MAX_SEED)
         require(bool(DEVICES.match(self.device)), self, "device", "auto, cpu, mps, cuda or cuda:N")
-        if isinstance(self.model, CNN):
-            self.model.check_input(self.data.shape)
-        n = self.model.parameters(self.data.shape, self.data.classes)
+        if self.data.classes is None and any(isinstance(c, (Learns, DoesNotLearn)) for c in self.claims):
+            raise SpecError(f"Experiment.claims = {self.claims!r}: a claim about chance needs the number of classes; "
+                            "allowed: with Dataset(classes=...)")
+        if self.data.shape is None:  # your own dataset: its shape is known once it is loaded
+            return
+        self.model.check_input(self.data)
+        n = self.model.parameters(self.data)
         if n > MAX_PARAMETERS:
             raise SpecError(f"Experiment.model = {self.model!r}: {n:.3g} parameters for data of shape "
                             f"{self.data.shape}; allowed: at most {MAX_PARAMETERS:.0e}")

@@ -1,6 +1,7 @@
 """How a run steps: optimizers, learning-rate schedules and gradient clipping."""
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Union
 
 from .spec import require, spec, within
@@ -46,7 +47,28 @@ class SGD:
         require(not self.nesterov or self.momentum > 0, self, "nesterov", "True only with momentum > 0")
 
 
-Optimizer = Union[Adam, AdamW, SGD]
+@spec
+class Optim:
+    """Any optimizer by its class name: torch.optim's own (SGD, RMSprop, Adam, NAdam, Adagrad, ...) or Lion and Muon
+    (compute/optim.py); `options` are its other keyword arguments, checked against its signature when the script
+    loads. Muon: torch.optim.Muon on the hidden weight matrices (its lr matched to AdamW's update size), AdamW at
+    the same lr on every other parameter (embeddings, first and last layer, biases, norms, conv kernels)."""
+    name: str
+    lr: LR = 1e-3
+    options: dict[str, float | bool | str | tuple[float, ...] | None] = field(default_factory=dict)
+
+    def check(self):
+        _check_lr(self)
+        require(self.name.isidentifier(), self, "name", "the name of an optimizer class, e.g. 'RMSprop'")
+
+    def label(self) -> str:
+        """How a sweep names it, short enough for a figure's axis: RMSprop(alpha=0.9) 0.001."""
+        options = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.options.items())
+        lr = "→".join(f"{v:g}" for v in self.lr) if isinstance(self.lr, tuple) else f"{self.lr:g}"
+        return f"{self.name}{f'({options})' if options else ''} {lr}"
+
+
+Optimizer = Union[Adam, AdamW, SGD, Optim]
 
 
 # ---- learning-rate schedules ----------------------------------------------------------------------

@@ -25,7 +25,7 @@ def label(value) -> str:
         return f"{value:g}"
     if isinstance(value, tuple):
         return "(" + ", ".join(map(label, value)) + ")"
-    return repr(value)
+    return value.label() if hasattr(value, "label") else repr(value)
 
 
 @spec
