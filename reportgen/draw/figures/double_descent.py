@@ -53,10 +53,13 @@ class DoubleDescentFigure:
         self.cursor = ax.axvline(0, color=style.fg, linewidth=1.2, animated=True)
         (self.dot,) = ax.plot([], [], "o", color=style.colors[1], markersize=7, animated=True)
 
+    def label(self, i: int) -> str:
+        return f"degree {int(self.a['degrees'][i])}"
+
     def update(self, i: int) -> None:
         a, d = self.a, int(self.a["degrees"][i])
         self.curve.set_data(a["grid"], np.clip(a["curves"][i], -10, 10))
         self.cursor.set_xdata([d, d])
         self.dot.set_data([d], [self.test[i]])
         over = " (off the scale)" if a["test_error"][i] > TOP else ""
-        self.degree.set_text(f"degree {d}: test error {a['test_error'][i]:.3g}{over}")
+        self.degree.set_text(f"{self.label(i)}: test error {a['test_error'][i]:.3g}{over}")
