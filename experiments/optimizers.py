@@ -9,8 +9,8 @@ EXPERIMENT = Sweep(
     name="optimizers",
     title="One net, five optimizers",
     description="A 4-layer MLP on the synthetic set trained by SGD, momentum, RMSprop, Adam and Lion from the same "
-                "start: each learns at its own rate, plain SGD the slowest (its loss falls by a "
-                "twentieth or more in eight epochs, the others' by two thirds or more).",
+                "start, each at a rate of its own: in eight epochs plain SGD's loss falls by a twentieth or more, "
+                "each of the others' by two thirds or more.",
     tags=("optimizers", "sweep"),
     base=Experiment(name="base", model=MLP(depth=4, width=128), data=Synthetic(n_train=1024, n_test=256), epochs=8,
                     record=Record(every=4, snapshots=0, snapshot_every=8)),

@@ -1,5 +1,5 @@
-"""The talk's experiments, trained as the gallery trains them, hold every claim they make: on one CPU thread and on
-two, and under the default seed and two others (minutes of CPU: run with `pytest -m claims`, as CI does)."""
+"""The bundled experiments that make claims, trained as the gallery trains them, hold every one: on one CPU thread
+and on two, and under the default seed and two others (minutes of CPU: run with `pytest -m claims`, as CI does)."""
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -9,13 +9,13 @@ import pytest
 
 pytestmark = pytest.mark.claims
 ROOT = Path(__file__).resolve().parent.parent
-TALK = ("mlp16-leaky", "mlp26-linear", "mlp26-leaky", "mlp32-leaky2", "mlp80-leaky", "mlp80-leaky-x2.37",
-        "mlp107-leaky2.25", "mlp116-tanh-x1.8", "sweep-lr-depth")
+# every bundled experiment that states an outcome
+CLAIMED = sorted(p.stem for p in (ROOT / "experiments").glob("*.py") if "claims=" in p.read_text())
 SETTINGS = [(threads, seed) for threads in (1, 2) for seed in (0, 1, 2)]
 
 
 def verdicts_at(threads: int, seed: int, runs: Path) -> list[tuple[str, bool | None, str]]:
-    """Train the talk's experiments (a sweep's runs one after another) on `threads` CPU threads with `seed`, and
+    """Train the claiming experiments (a sweep's runs one after another) on `threads` CPU threads with `seed`, and
     measure their claims: [(experiment, held, the verdict's line)]."""
     import torch
 
@@ -25,7 +25,7 @@ def verdicts_at(threads: int, seed: int, runs: Path) -> list[tuple[str, bool | N
     from reportgen.store.entries import members, needs_run
     torch.set_num_threads(threads)
     found = []
-    for name in TALK:
+    for name in CLAIMED:
         script = ROOT / "experiments" / f"{name}.py"
         overrides = (f"{'base.' if 'Sweep(' in script.read_text() else ''}seed={seed}",) if seed else ()
         for entry in gather((script,), runs, overrides):
@@ -52,7 +52,7 @@ def measured(tmp_path_factory) -> dict:
 
 
 @pytest.mark.parametrize("threads, seed", SETTINGS, ids=[f"{t}-threads-seed-{s}" for t, s in SETTINGS])
-def test_every_claim_of_the_talk_holds(threads, seed, measured):
+def test_every_claim_of_the_gallery_holds(threads, seed, measured):
     found = measured[threads, seed]
     assert found and [f"{name}: {line}" for name, held, line in found if not held] == []
 
