@@ -56,7 +56,10 @@ class SweepGrid:
         self.heading = self.fig.suptitle(" ", x=0.01, ha="left", animated=True)
 
     def _heatmap(self, ax, style: Style, columns, rows, fields):
-        ax.set_xticks(range(len(columns)), columns, rotation=30 if len(columns) > 4 else 0)
+        long = max(map(len, columns)) > 8  # e.g. optimizers: "SGD(momentum=0.9) 0.03", broken at its last space
+        ticks = [c[::-1].replace(" ", "\n", 1)[::-1] if long else c for c in columns]
+        ax.set_xticks(range(len(columns)), ticks, rotation=30 if len(columns) > 4 and not long else 0,
+                      fontsize="x-small" if long else None)
         ax.set_yticks(range(len(rows)) if rows != [""] else [], rows if rows != [""] else [])  # one field: one row
         ax.set_xlabel(fields[0])
         ax.set_xlim(-0.5, len(columns) - 0.5)
@@ -64,7 +67,7 @@ class SweepGrid:
         self.cmap = mpl.colormaps["viridis_r" if self.metric.endswith("loss") else "viridis"]
         self.norm = metric_norm(self.a["metric"], self.metric)
         self.fig.colorbar(mpl.cm.ScalarMappable(self.norm, self.cmap), ax=ax, label=METRICS[self.metric],
-                          location="bottom", shrink=0.8, pad=0.02)
+                          location="bottom", shrink=0.8, pad=0.1 if long else 0.02)
         self.cells = []
         for r, c in zip(self.row, self.col):
             box = mpl.patches.Rectangle((c - 0.5, r - 0.5), 1, 1, animated=True, edgecolor=style.bg, linewidth=2)
@@ -94,9 +97,13 @@ class SweepGrid:
         axes[0].set_xlabel("epoch")
         handles = [mpl.lines.Line2D([], [], color=style.colors[c % len(style.colors)], linewidth=2) for c in
                    range(len(columns))]
-        axes[-1].legend(handles, [f"{short(field)} {v}" for v in columns], loc="lower center", fontsize="x-small",
-                       bbox_to_anchor=(0.5, 1.0), ncols=min(len(columns), 4), frameon=False,
-                       title="first layer: median log₁₀ |gradient|", title_fontsize="small")
+        title = f"first layer: median log₁₀ |gradient|, by {short(field)}"
+        if len(axes) == 1:  # room inside the one panel, whatever the labels' length
+            axes[0].set_title(title, fontsize="small")
+            axes[0].legend(handles, list(columns), loc="best", fontsize="x-small", framealpha=0.8)
+        else:  # above the stacked panels, which are too small to hold it
+            axes[-1].legend(handles, list(columns), loc="lower center", fontsize="x-small", bbox_to_anchor=(0.5, 1.0),
+                            ncols=min(len(columns), 4), frameon=False, title=title, title_fontsize="small")
 
     def label(self, i: int) -> str:
         return f"epoch {i + 1}"
