@@ -2,7 +2,7 @@
 from .claims import BestFalls, Diverges, DoesNotLearn, GradientCollapse, GradientSpan, Learns, Runs
 from .data import CIFAR10, CIFAR100, MNIST, Data, FashionMNIST, Synthetic
 from .demos import CityMDS, Demo, LayerCompression, NewtonField, OptimizerRace, Racer, SVDCompression
-from .experiment import Experiment, Landscape, Record, Recorded
+from .experiment import Experiment, Landscape, Record, Recorded, Sharpness
 from .model import CNN, GELU, MLP, Activation, Identity, LeakyReLU, Model, ReLU, Tanh
 from .optim import (SGD, Adam, AdamW, Clip, Cosine, Cyclic, LinearDecay, Optimizer, Schedule, StepDecay, Warmup,
                     WarmupCooldown)
@@ -13,5 +13,5 @@ __all__ = ["CIFAR10", "CIFAR100", "CNN", "GELU", "MLP", "MNIST", "SGD", "Activat
            "CityMDS", "Clip", "Cosine", "Cyclic", "Data", "Demo", "Diverges", "DoesNotLearn", "Experiment",
            "FashionMNIST", "GradientCollapse", "GradientSpan", "Identity", "Landscape", "LayerCompression", "LeakyReLU",
            "Learns", "LinearDecay", "Model", "NewtonField", "Optimizer", "OptimizerRace", "Racer", "ReLU", "Record",
-           "Recorded", "Runs", "SVDCompression", "Schedule", "SpecError", "StepDecay", "Sweep", "Synthetic", "Tanh",
+           "Recorded", "Runs", "SVDCompression", "Schedule", "Sharpness", "SpecError", "StepDecay", "Sweep", "Synthetic", "Tanh",
            "Warmup", "WarmupCooldown"]
