@@ -1,6 +1,7 @@
 """The instruments against plain references: sharpness against the explicit Hessian, update/weight ratios
 against a step of torch.optim, activation health against its one-liners, and a run that records them all."""
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -135,8 +136,46 @@ def test_a_run_records_every_instrument_and_resumes(tmp_path):
     assert e["sharp_step"].tolist() == [0, 4] and np.all(e["sharp"] > 0)
     assert np.allclose(e["sharp_limit"], 2 / 0.05) and np.all(np.isfinite(e["trace"]))
     assert all(run.has(q) for q in ("updates", "activations", "sharpness")) and run.instruments["sharpness"] == "sgd"
+    alone = Run(tmp_path / "alone")   # one instrument without the others
+    train.train(replace(exp, record=Record(every=1, snapshots=0, sharpness=Sharpness(steps=3, iterations=4))), alone)
+    assert alone.epochs()["sharp_step"].tolist() == [0, 3, 6] and not alone.has("updates")
 
 
 def test_bad_sharpness_is_one_line():
     with pytest.raises(SpecError, match=r"Sharpness.iterations = 1: .*2"):
         Sharpness(iterations=1)
+
+
+def test_the_recorder_records_the_instruments_and_export_and_load_run_read_them(tmp_path):
+    import reportgen
+    from reportgen.store.export import export
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
+    with pytest.raises(ValueError, match="sharpness_batch"):
+        reportgen.Recorder(net, tmp_path / "bad", sharpness=Sharpness())
+    with reportgen.Recorder(net, tmp_path / "rec", every=2, updates=True, activations=True,
+                            sharpness=Sharpness(iterations=5, probes=2), sharpness_batch=(x, y)) as rec:
+        for _ in range(2):
+            for i in range(0, 32, 8):
+                loss = F.cross_entropy(net(x[i:i + 8]), y[i:i + 8])
+                opt.zero_grad()
+                loss.backward()
+                rec.step(loss=loss, optimizer=opt)
+                opt.step()
+            rec.epoch()
+    r = reportgen.load_run(tmp_path / "rec")
+    assert r.instruments["update"].shape == (4, 4) and r.instruments["act"].shape == (4, 1, 3)
+    assert r.instruments["sharp_step"].tolist() == [0, 4, 8] and r.instruments["sharpness"] == "adam"
+    assert np.isnan(r.instruments["sharp"][0]) and np.all(r.instruments["sharp"][1:] > 0)  # Adam's P: after a step
+    assert "update" not in r.metrics and r.instruments["activations"] == ["1"]
+    assert export(tmp_path / "rec", "updates", "csv").splitlines()[0] == "step,parameter,update_ratio"
+    assert len(export(tmp_path / "rec", "activations", "json").split('"module"')) == 5
+    assert export(tmp_path / "rec", "sharpness", "csv").startswith("step,sharp,sharp_limit,trace,trace_se\n0,")
+
+
+def test_a_claim_on_an_instrument_the_run_does_not_record_is_one_line():
+    from reportgen.declare import DeadUnits
+    with pytest.raises(SpecError, match=r"DeadUnits reads what Record\(activations=...\) measures"):
+        Experiment(name="x", claims=(DeadUnits(),))

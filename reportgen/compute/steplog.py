@@ -87,7 +87,9 @@ class StepLog:
 
     def sharpness(self, step: int, optimizer, lr: float) -> None:
         """Measure the sharpness of the weights as they are after `step` (0: at initialisation)."""
-        armed, self.acts.armed = (self.acts.armed, False) if self.acts else (False, False)
+        armed = self.acts.armed if self.acts else False
+        if self.acts:   # its forward passes are no training step's
+            self.acts.armed = False
         self.sharp.append(self.meter.measure(optimizer, lr))
         self.sharp_steps.append(step)
         if self.acts:

@@ -5,7 +5,7 @@ import re
 from dataclasses import field
 from typing import Any
 
-from .claims import RunClaim
+from .claims import RunClaim, check_recorded
 from .data import MAX_SEED, Data, Synthetic
 from .model import CNN, MAX_PARAMETERS, MLP, Model
 from .optim import Adam, Clip, Optimizer, Schedule
@@ -123,6 +123,7 @@ class Experiment:
         within(self, "batch_size", 1, 2 ** 20)
         within(self, "seed", 0, MAX_SEED)
         require(bool(DEVICES.match(self.device)), self, "device", "auto, cpu, mps, cuda or cuda:N")
+        check_recorded(self.claims, self.record, self)
         if isinstance(self.model, CNN):
             self.model.check_input(self.data.shape)
         n = self.model.parameters(self.data.shape, self.data.classes)
