@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TALK = ("mlp16-leaky", "mlp26-linear", "mlp26-leaky", "mlp32-leaky2", "mlp80-leaky", "mlp80-leaky-x2.37",
         "mlp107-leaky2.25", "mlp116-tanh-x1.8", "sweep-lr-depth")
 # the instruments' experiments, each a group of its own
-GROUPS = {"talk": TALK, **{name: (name,) for name in ("edge-of-stability", "dead-relus", "tanh-saturation")}}
+GROUPS = {"talk": TALK, **{name: (name,) for name in ("edge-of-stability", "dead-relus", "tanh-saturation",
+                                                       "sgd-vs-adam")}}
 SETTINGS = [(threads, seed) for threads in (1, 2) for seed in (0, 1, 2)]
 
 
