@@ -53,7 +53,7 @@ class ActivationHealth:
                                linestyle=":" if key == "zeros" else "-", markersize=3 if layers < 40 else 0,
                                animated=True)
             self.series.append((key, line))
-        right.legend(loc="upper left")
+        right.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, fontsize="small", frameon=False)
         for ax, label in ((left, "median |activation| (non-zero)"), (right, "fraction of units")):
             ax.set_xlim(0.5, layers + 0.5)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

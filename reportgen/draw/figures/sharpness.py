@@ -72,7 +72,9 @@ class SharpnessCurve:
             self.trace, = tr.plot([], [], color=c[2], linewidth=2, animated=True, label="Hutchinson ± 1 s.e.")
             self.band = tr.fill_between(x, 0, 0, color=c[2], alpha=0.25, linewidth=0, animated=True)
             tr.legend(loc="upper left", fontsize="small")
-        self.heading = self.fig.suptitle(" ", x=0.01, ha="left", animated=True)
+        self.fig.suptitle(self.title, x=0.01, ha="left", fontsize="medium" if len(self.title) > 60 else "large")
+        self.heading = ax.set_title(" ", loc="left", fontsize="medium")
+        self.heading.set_animated(True)
 
     def label(self, i: int) -> str:
         return f"step {self.d['sharp_step'][self.ends[i] - 1]}"
@@ -86,4 +88,4 @@ class SharpnessCurve:
             self.band.set_verts([np.concatenate([np.column_stack([x, lo]), np.column_stack([x[::-1], hi[::-1]])])])
         value, limit = d["sharp"][k - 1], d["sharp_limit"][k - 1]
         ratio = f" = {value / limit:.2f} × the limit" if np.isfinite(value) and np.isfinite(limit) and limit else ""
-        self.heading.set_text(f"{self.title} — {self.what} {value:.3g}{ratio}, {self.label(i)}")
+        self.heading.set_text(f"{self.label(i)}: λ_max {value:.3g}{ratio}")
