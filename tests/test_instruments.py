@@ -165,6 +165,7 @@ def test_the_recorder_records_the_instruments_and_export_and_load_run_read_them(
                 rec.step(loss=loss, optimizer=opt)
                 opt.step()
             rec.epoch()
+    assert not net[1]._forward_hooks   # closed: the hooks are gone
     r = reportgen.load_run(tmp_path / "rec")
     assert r.instruments["update"].shape == (4, 4) and r.instruments["act"].shape == (4, 1, 3)
     assert r.instruments["sharp_step"].tolist() == [0, 4, 8] and r.instruments["sharpness"] == "adam"

@@ -153,6 +153,8 @@ class Recorder:
             return
         self.epoch()
         self._snapshot(self.count)
+        if self.log.acts:   # the model is the user's: leave it without our hooks
+            self.log.acts.remove()
         if error is not None:
             self.run.set_status("failed", self.epochs, self.count, f"{type(error).__name__}: {error}")
             write_bytes(self.run.path / "error.txt", "".join(traceback.format_exception(error)).encode())
