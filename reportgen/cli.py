@@ -196,14 +196,17 @@ def figures_():
     from .draw import figures
     for name, fig in sorted(figures.load_all().items()):
         takes = ", ".join(f"{k}={d!r} ({describe(t)})" for k, (t, d) in figures.options(name).items())
-        needs = f"; needs {', '.join(fig.requires)}" if fig.requires else ""
+        how = {q: f" (Record({q}=...))" for q in ("updates", "activations", "sharpness")}   # instruments: how to record
+        needs = f"; needs {', '.join(q + how.get(q, '') for q in fig.requires)}" if fig.requires else ""
         click.echo(f"{name:18} {fig.title}{needs}" + (f"\n{'':18} options: {takes}" if takes else ""))
 
 
 @main.command()
 @click.argument("run_path", metavar="RUN", type=click.Path(path_type=Path))
-@click.option("--what", type=click.Choice(["metrics", "gradients", "gradients-per-epoch"]), default="metrics",
-              show_default=True, help="Per step; per logged step and tensor; per epoch and tensor.")
+@click.option("--what", type=click.Choice(["metrics", "gradients", "gradients-per-epoch", "updates", "activations",
+                                           "sharpness"]), default="metrics", show_default=True,
+              help="Per step; per logged step and tensor; per epoch and tensor; update/weight ratios per logged "
+                   "step and tensor; activation health per logged step and module; sharpness per measurement.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 @command

@@ -132,3 +132,19 @@ def test_manual_optimization_records_the_returned_loss_or_says_it_needs_one(tmp_
     r = reportgen.load_run(tmp_path / "runs" / "manual")
     np.testing.assert_allclose(r.metrics["loss"], module.losses, rtol=1e-6)
     np.testing.assert_array_equal(r.grad[:, :, r.stats.index("median")], np.float32(module.medians))
+
+
+class WithForward(Validated):
+    def forward(self, x):   # what the sharpness differentiates: loss_fn(module(x), y)
+        return self.net(x)
+
+
+def test_the_instruments_come_by_keyword(tmp_path):
+    x, y = loader(0).dataset.tensors
+    trainer(tmp_path, "inst", max_epochs=2, record={"updates": True, "activations": True,
+                                                    "sharpness": reportgen.Sharpness(iterations=4, probes=0),
+                                                    "sharpness_batch": (x, y)}).fit(WithForward(), loader(0), loader(1))
+    r = reportgen.load_run(tmp_path / "runs" / "inst")
+    assert r.instruments["update"].shape == (8, 4) and r.instruments["act"].shape == (8, 1, 3)
+    assert r.instruments["sharp_step"].tolist() == [0, 4, 8] and np.all(r.instruments["sharp"] > 0)
+    assert np.isfinite(r.instruments["update"]).all() and r.instruments["activations"] == ["net.1"]

@@ -20,7 +20,8 @@ class RecorderCallback(pl.Callback):
     accumulated, not yet clipped) and the loss training_step returned (under accumulation, the mean over
     the step's micro-batches); training_step must return its loss. Each training epoch: one frame,
     with the trainer's logged scalars (e.g. val_loss) as epoch_<name>. `config` defaults to the module's
-    hyperparameters; the other keywords are Recorder's (every, snapshots, title, figures, ...)."""
+    hyperparameters; the other keywords are Recorder's (every, snapshots, title, figures, updates, activations,
+    sharpness with sharpness_batch, ...; the sharpness needs the module's forward: loss_fn(module(x), y))."""
 
     def __init__(self, path: str | Path, config=None, **options):
         self.path, self.config, self.options = path, config, options

@@ -12,16 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.amp.grad_scaler import OptState
 
 from ..compute.runtime import environment
 from ..compute.steplog import StepLog, diverged_at
-from ..declare import Recorded
+from ..compute.sharpness import meter as sharpness_meter
+from ..declare import Recorded, Sharpness
 from ..declare.config import run_id
 from ..store.io import write_bytes
 from ..store.rundir import Run
 
-GRAD_KEYS = ("grad_step", "grad")  # a chunk's arrays along the logged steps; the others go along every step
+STEP_KEYS = ("step", "loss", "accuracy", "lr", "grad_norm", "clipped")   # a chunk's arrays along every step
+GRAD_KEYS = ("grad_step", "grad", "update", "act")                      # along the logged steps
 
 
 class Recorder:
@@ -58,15 +61,26 @@ class Recorder:
         nothing) and the recorder never communicates, so it cannot deadlock. FSDP is not supported.
     checkpoint_every: also save model and optimizer every N epochs to checkpoints/last.pt (0, the default:
         never; checkpoints are your loop's business, snapshots do not need them).
+    Instruments, at the logged steps: updates=True, each tensor's update/weight ratio ‖Δw‖/‖w‖ of the
+        optimizer's step (read at the next call); activations=True, the health of every activation module
+        (ReLU family, Tanh, Sigmoid; forward hooks on your model): median |a|, zeros, saturation, dead units.
+        sharpness=reportgen.Sharpness(...) with sharpness_batch=(inputs, targets): the loss Hessian's top
+        eigenvalue (of P⁻¹H under Adam) and trace on that fixed batch, at the first step and every
+        `every` epochs (or `steps` steps), the loss being loss_fn(model(inputs), targets).
     """
 
     def __init__(self, model: torch.nn.Module, path: str | Path, config=None, *, every: int = 10,
                  snapshots: int | None = 0, checkpoint_every: int = 0, title: str = "", description: str = "",
-                 tags: tuple[str, ...] = (), figures: tuple[str, ...] = ("gradient_diagram",)):
+                 tags: tuple[str, ...] = (), figures: tuple[str, ...] = ("gradient_diagram",),
+                 updates: bool = False, activations: bool = False, sharpness: Sharpness | None = None,
+                 sharpness_batch=None, loss_fn=F.cross_entropy):
         for name, value, least in (("every", every, 1), ("snapshots", 0 if snapshots is None else snapshots, 0),
                                    ("checkpoint_every", checkpoint_every, 0)):
             if not isinstance(value, int) or value < least:
                 raise ValueError(f"Recorder: {name} = {value!r}: allowed: a number of steps >= {least}")
+        if sharpness is not None and (not isinstance(sharpness, Sharpness) or sharpness_batch is None):
+            raise ValueError(f"Recorder: sharpness = {sharpness!r}: allowed: reportgen.Sharpness(...), with "
+                             "sharpness_batch=(inputs, targets)")
         dist = torch.distributed
         self.active = not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
         self.run = None
@@ -80,7 +94,8 @@ class Recorder:
         shutil.rmtree(self.run.path, ignore_errors=True)
         self.module = unwrap(model)
         self.run.create(about, kind="recorded", env=environment(next(self.module.parameters()).device))
-        self.log = StepLog(self.module, self.run, every)
+        meter = sharpness and sharpness_meter(sharpness, self.module, *sharpness_batch, loss_fn=loss_fn)
+        self.log = StepLog(self.module, self.run, every, updates=updates, activations=activations, sharpness=meter)
         self.snapshots, self.checkpoint_every = snapshots, checkpoint_every
         self.count = self.epochs = 0  # optimizer steps and epochs so far
         self.snapped, self.diverged, self.optimizer = None, None, None
@@ -102,6 +117,9 @@ class Recorder:
             lr = self.optimizer.param_groups[0]["lr"] if self.optimizer else math.nan
         if scaler is not None:
             self.scaled.append(self.count)
+        meter = self.log.meter
+        if meter and (self.count == 1 or meter.steps and (self.count - 1) % meter.steps == 0):
+            self.log.sharpness(self.count - 1, self.optimizer, float(lr))   # of the weights before this step
         device = self.log.params[0].device
         self.log.step(self.count, on(device, loss), on(device, math.nan if accuracy is None else accuracy),
                       float(lr), scale_of(scaler, self.optimizer))
@@ -113,6 +131,8 @@ class Recorder:
         if not self.active or not self.log.steps:
             return
         self.epochs += 1
+        if self.log.meter and self.log.meter.due(epoch=self.epochs) and self.optimizer:
+            self.log.sharpness(self.count, self.optimizer, float(self.optimizer.param_groups[0]["lr"]))
         chunk = self.log.epoch(self.epochs, **{k: float(v) for k, v in scalars.items()})
         skipped = np.isin(chunk["step"], self.scaled) & ~np.isfinite(chunk["grad_norm"])
         if skipped.any():
@@ -133,6 +153,8 @@ class Recorder:
             return
         self.epoch()
         self._snapshot(self.count)
+        if self.log.acts:   # the model is the user's: leave it without our hooks
+            self.log.acts.remove()
         if error is not None:
             self.run.set_status("failed", self.epochs, self.count, f"{type(error).__name__}: {error}")
             write_bytes(self.run.path / "error.txt", "".join(traceback.format_exception(error)).encode())
@@ -196,7 +218,7 @@ def scale_of(scaler, optimizer) -> torch.Tensor | None:
 def without(chunk: dict[str, np.ndarray], steps: np.ndarray) -> dict[str, np.ndarray]:
     """An epoch chunk without the given steps."""
     keep, logged = ~np.isin(chunk["step"], steps), ~np.isin(chunk["grad_step"], steps)
-    return {k: v if v.ndim == 0 else v[logged if k in GRAD_KEYS else keep] for k, v in chunk.items()}
+    return {k: v[logged] if k in GRAD_KEYS else v[keep] if k in STEP_KEYS else v for k, v in chunk.items()}
 
 
 def plain(config) -> dict:

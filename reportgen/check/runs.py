@@ -5,10 +5,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..declare.claims import Diverges, DoesNotLearn, GradientCollapse, GradientSpan, Learns, when
+from ..declare.claims import (AtEdgeOfStability, DeadUnits, Diverges, DoesNotLearn, GradientCollapse, GradientSpan,
+                              Learns, Saturated, Sharpens, when)
 from ..registry import Registry
 from ..store.entries import Entry
-from ..store.rundir import STATS, Run
+from ..store.rundir import ACTS, STATS, Run
 
 FINISHED = ("complete", "diverged")
 MEASURES = Registry("claim")  # claim type -> fn(claim, entry) -> [Verdict]
@@ -125,3 +126,63 @@ def diverges(claim: Diverges, run: Run, exp):
     if status["state"] == "diverged":
         return True, f"diverged at step {status['step']}"
     return False, f"finished all {status['step']} steps"
+
+
+def sharpness(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """The finite λ_max measured and their stability limits."""
+    e = run.epochs()
+    sharp, limit = e.get("sharp", np.zeros(0)), e.get("sharp_limit", np.zeros(0))
+    good = np.isfinite(sharp)
+    return sharp[good], limit[good]
+
+
+@measure(AtEdgeOfStability)
+def at_edge(claim: AtEdgeOfStability, run: Run, exp):
+    sharp, limit = sharpness(run)
+    if not sharp.size or not np.isfinite(limit).any():
+        return False, "no sharpness with a stability limit measured"
+    tail = slice(len(sharp) - max(1, round(claim.tail * len(sharp))), None)
+    ratio = float(np.median(sharp[tail] / limit[tail]))
+    low, high = claim.within
+    return bool(low <= ratio <= high), (f"{ratio:.2f} × the limit (median of the last {len(sharp[tail])} of "
+                                        f"{len(sharp)} measurements; limit {np.median(limit[tail]):.3g})")
+
+
+@measure(Sharpens)
+def sharpens(claim: Sharpens, run: Run, exp):
+    sharp, _ = sharpness(run)
+    if sharp.size < 2:
+        return False, "fewer than two sharpness measurements"
+    return bool(sharp.max() >= claim.by * sharp[0]), f"{sharp[0]:.3g} → at most {sharp.max():.3g} " \
+        f"({sharp.max() / sharp[0]:.1f}×)"
+
+
+def last_epoch_activations(run: Run) -> tuple[dict, np.ndarray, list[str]]:
+    e = run.epochs()
+    kinds = [a["kind"] for a in run.instruments.get("activations", [])]
+    last = e["grad_epoch"] == e["grad_epoch"].max(initial=0) if "act" in e else np.zeros(0, bool)
+    return e, last, kinds
+
+
+@measure(DeadUnits)
+def dead_units(claim: DeadUnits, run: Run, exp):
+    e, _, kinds = last_epoch_activations(run)
+    relu = [i for i, k in enumerate(kinds) if k == "relu"]
+    if "act_dead" not in e or not relu:
+        return False, "no ReLU-family activations recorded"
+    dead = e["act_dead"][-1, relu]
+    share = float(np.nanmean(dead))
+    low, high = claim.within
+    return bool(low <= share <= high), f"{share:.0%} dead (per layer {', '.join(f'{d:.0%}' for d in dead[:8])}" \
+        f"{', …' if len(dead) > 8 else ''})"
+
+
+@measure(Saturated)
+def saturated(claim: Saturated, run: Run, exp):
+    e, last, kinds = last_epoch_activations(run)
+    layers = [i for i, k in enumerate(kinds) if k == "saturating"]
+    if not last.any() or not layers:
+        return False, "no Tanh or Sigmoid activations recorded"
+    share = float(np.nanmean(e["act"][last][:, layers, ACTS.index("saturated")]))
+    low, high = claim.within
+    return bool(low <= share <= high), f"{share:.0%} of the outputs saturated"

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import torch
 
-from ..store.rundir import STATS, Run
+from ..store.rundir import ACTS, STATS, Run
+from .instruments import Activations, Updates
 from .stats import global_norm, grad_stats
 
 
@@ -52,22 +53,49 @@ def diverged_at(chunk: dict[str, np.ndarray]) -> int | None:
 
 class StepLog:
     """Per step: loss, accuracy, lr, global gradient norm and whether it exceeds the clipping threshold
-    `clip`; every `every` steps: per-tensor gradient statistics; on `snapshot_steps`: the flattened weights.
-    Nothing leaves the device until `epoch()`."""
+    `clip`; every `every` steps: per-tensor gradient statistics, and with `updates` the update/weight ratios,
+    with `activations` the activation modules' health (compute/instruments.py); on `snapshot_steps`: the
+    flattened weights; when `sharpness` (a compute.sharpness.Meter) is asked to measure: its values.
+    Nothing leaves the device until `epoch()`. `start`: the last step before this log's first."""
 
     def __init__(self, model: torch.nn.Module, run: Run, every: int, snapshot_steps=frozenset(),
-                 clip: float | None = None):
+                 clip: float | None = None, *, updates: bool = False, activations: bool = False,
+                 sharpness=None, start: int = 0):
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.names = [n for n, _ in named]
         self.params = [p for _, p in named]
         self.run, self.every, self.snapshot_steps = run, every, snapshot_steps
         self.clip = math.inf if clip is None else clip
         run.write_params([(n, tuple(p.shape)) for n, p in named])
+        self.updates = Updates(self.params) if updates else None
+        self.acts = Activations(model) if activations else None
+        self.meter = sharpness
+        if self.acts:
+            run.write_instruments(activations=[{"name": n, "kind": k} for n, k in zip(self.acts.names, self.acts.kinds)])
+            self.acts.armed = (start + 1) % every == 0   # the next forward is a logged step's
         self._reset()
 
     def _reset(self):
         self.steps, self.lrs, self.grad_steps = [], [], []
         self.losses, self.accs, self.norms, self.stats, self.clipped = [], [], [], [], []
+        self.ratios, self.health, self.sharp_steps, self.sharp = [], [], [], []
+
+    def stepped(self) -> None:
+        """Call after the optimizer stepped (else the next `step` or `epoch` reads its update)."""
+        if self.updates and self.updates.pending:
+            self.ratios.append(self.updates.after())
+
+    def sharpness(self, step: int, optimizer, lr: float) -> None:
+        """Measure the sharpness of the weights as they are after `step` (0: at initialisation)."""
+        armed = self.acts.armed if self.acts else False
+        if self.acts:   # its forward passes are no training step's
+            self.acts.armed = False
+        self.sharp.append(self.meter.measure(optimizer, lr))
+        self.sharp_steps.append(step)
+        if self.acts:
+            self.acts.armed = armed
+        if self.meter.kind != self.run.instruments.get("sharpness"):
+            self.run.write_instruments(sharpness=self.meter.kind)
 
     def grads(self) -> list[torch.Tensor]:
         return [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
@@ -77,8 +105,16 @@ class StepLog:
         """Call after backward and before the optimizer step: the gradients are this step's.
         `unscale`: 1 / a GradScaler's scale (on the device) when the gradients are still scaled by it.
         Returns the global gradient norm (on the device), for clipping."""
+        self.stepped()
         grads = self.grads()
-        table = grad_stats(grads) if step % self.every == 0 else None
+        logged = step % self.every == 0
+        table = grad_stats(grads) if logged else None
+        if logged and self.updates:
+            self.updates.before()
+        if logged and self.acts:
+            self.health.append(self.acts.take())
+        if self.acts:
+            self.acts.armed = (step + 1) % self.every == 0
         # on logged steps the table's per-tensor norms give the global one without another pass
         norm = global_norm(grads) if table is None else table[:, L2].double().square().sum().sqrt().float()
         if unscale is not None:
@@ -100,14 +136,37 @@ class StepLog:
 
     def epoch(self, epoch: int, **scalars: float) -> dict[str, np.ndarray]:
         """Copy the epoch's measurements back in one transfer, write its chunk, and return it."""
-        k, n = len(self.losses), len(self.stats)
-        packed = torch.cat([torch.stack(self.losses), torch.stack(self.accs), torch.stack(self.norms),
-                            torch.stack(self.clipped).float()]
-                           + ([torch.stack(self.stats).float().reshape(-1)] if n else [])).cpu().numpy()
-        chunk = {"step": np.asarray(self.steps, np.int64), "loss": packed[:k], "accuracy": packed[k:2 * k],
-                 "lr": np.asarray(self.lrs, np.float64), "grad_norm": packed[2 * k:3 * k],
-                 "clipped": packed[3 * k:4 * k] > 0, "grad_step": np.asarray(self.grad_steps, np.int64),
-                 "grad": packed[4 * k:].reshape(n, len(self.params), len(STATS))}
+        self.stepped()
+        k, n, p = len(self.losses), len(self.stats), len(self.params)
+        layers = len(self.acts.names) if self.acts else 0
+        parts = {"loss": torch.stack(self.losses), "accuracy": torch.stack(self.accs),
+                 "grad_norm": torch.stack(self.norms), "clipped": torch.stack(self.clipped).float()}
+        if n:
+            parts["grad"] = torch.stack(self.stats)
+        if self.updates and self.ratios:
+            parts["update"] = torch.stack(self.ratios)
+        if self.acts:
+            parts["act_dead"] = self.acts.dead().reshape(1, layers)
+            if self.health:
+                parts["act"] = torch.stack(self.health)
+        if self.sharp:
+            parts["sharp"] = torch.stack(self.sharp)
+        flat = [v.float().reshape(-1) for v in parts.values()]
+        packed = torch.cat(flat).cpu().numpy()
+        got = dict(zip(parts, np.split(packed, np.cumsum([f.numel() for f in flat])[:-1])))
+        chunk = {"step": np.asarray(self.steps, np.int64), "loss": got["loss"], "accuracy": got["accuracy"],
+                 "lr": np.asarray(self.lrs, np.float64), "grad_norm": got["grad_norm"],
+                 "clipped": got["clipped"] > 0, "grad_step": np.asarray(self.grad_steps, np.int64),
+                 "grad": got.get("grad", np.zeros(0, np.float32)).reshape(n, p, len(STATS))}
+        if self.updates:
+            chunk["update"] = got.get("update", np.zeros(0, np.float32)).reshape(-1, p)
+        if self.acts:
+            chunk["act"] = got.get("act", np.zeros(0, np.float32)).reshape(-1, layers, len(ACTS))
+            chunk["act_dead"] = got["act_dead"].reshape(1, layers)
+        if self.meter:
+            sharp = got.get("sharp", np.zeros(0, np.float32)).reshape(-1, 4)
+            chunk.update(sharp_step=np.asarray(self.sharp_steps, np.int64), sharp=sharp[:, 0],
+                         sharp_limit=sharp[:, 1], trace=sharp[:, 2], trace_se=sharp[:, 3])
         chunk.update({f"epoch_{key}": np.asarray(v, np.float64) for key, v in scalars.items()})
         self.run.write_epoch(epoch, **chunk)
         self._reset()

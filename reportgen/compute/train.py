@@ -14,6 +14,7 @@ from ..store.io import write_bytes
 from ..store.rundir import Run
 from . import data, models, optim
 from .runtime import environment, pick_device, rng_states, seed_everything, set_rng_states
+from .sharpness import meter
 from .stats import global_norm
 from .steplog import StepLog, auto_every, clip_warning, diverged_at
 
@@ -60,14 +61,21 @@ def train(exp: Experiment, run: Run, progress=None, final: str = "complete") -> 
     if start == 0 and exp.clip is not None:
         clip = exp.clip.threshold if exp.clip.threshold != "auto" else probe_clip(exp, model, x_train, y_train,
                                                                                    order, total)
-    rec = StepLog(model, run, every, snapshot_steps(exp, per_epoch), clip)
+    r = exp.record
+    rec = StepLog(model, run, every, snapshot_steps(exp, per_epoch), clip, updates=r.updates,
+                  activations=r.activations, start=start * per_epoch,
+                  sharpness=meter(r.sharpness, model, x_train, y_train, exp.seed) if r.sharpness else None)
     if start == 0:
         rec.snapshot(0)
+        if rec.meter:
+            rec.sharpness(0, opt, sched.get_last_lr()[0])
     step = start * per_epoch
     run.set_status("running", start, step)
     for epoch in range(start + 1, exp.epochs + 1):
         step = train_steps(model, opt, sched, rec, x_train, y_train,
                            batches(len(x_train), exp.batch_size, order, device), step, clip, progress)
+        if rec.meter and rec.meter.due(epoch=epoch):
+            rec.sharpness(step, opt, sched.get_last_lr()[0])
         test_loss, test_acc = evaluate(model, x_test, y_test)
         chunk = rec.epoch(epoch, test_loss=test_loss, test_accuracy=test_acc,
                          clip=math.nan if clip is None else clip)
@@ -95,7 +103,10 @@ def train_steps(model, opt, sched, rec: StepLog, x, y, epoch_batches, step: int,
         if clip is not None:  # after recording: the log keeps the unclipped norm
             clip_grads_with_norm_(model.parameters(), clip, norm)
         opt.step()
+        rec.stepped()
         sched.step()
+        if rec.meter and rec.meter.due(step=step):
+            rec.sharpness(step, opt, sched.get_last_lr()[0])
         if step in rec.snapshot_steps:
             rec.snapshot(step)
         if progress:

@@ -81,7 +81,74 @@ class Diverges:
         return "diverges"
 
 
-RunClaim = Union[Learns, DoesNotLearn, GradientSpan, GradientCollapse, Diverges]
+def _range(claim, name: str, what: str) -> None:
+    low, high = getattr(claim, name)
+    require(0 <= low < high, claim, name, f"(low, high) with 0 <= low < high, {what}")
+
+
+@spec
+class AtEdgeOfStability:
+    """Record.sharpness: the median of λ_max / its stability limit over the last `tail` of the measurements lies
+    within `within` (low, high): the sharpness has risen to the limit and hovers there (Cohen et al. 2021)."""
+    NEEDS = "sharpness"   # the Record field it reads
+    within: tuple[float, float] = (0.8, 1.5)
+    tail: float = 0.5
+
+    def check(self):
+        _range(self, "within", "as multiples of the stability limit")
+        require(0 < self.tail <= 1, self, "tail", "a fraction of the measurements in (0, 1]")
+
+    def says(self) -> str:
+        low, high = self.within
+        return f"sharpness over the last {self.tail:.0%} of training within {low:g}…{high:g} × its stability limit"
+
+
+@spec
+class Sharpens:
+    """Record.sharpness: the largest λ_max measured is at least `by` times the first one (progressive
+    sharpening)."""
+    NEEDS = "sharpness"   # the Record field it reads
+    by: float = 2.0
+
+    def check(self):
+        require(self.by > 1, self, "by", "a factor > 1")
+
+    def says(self) -> str:
+        return f"sharpness rises ≥ {self.by:g}× from its first value"
+
+
+@spec
+class DeadUnits:
+    """Record.activations: in the last epoch, the fraction of units never positive (the mean over the ReLU-family
+    layers) lies within `within` (low, high)."""
+    NEEDS = "activations"   # the Record field it reads
+    within: tuple[float, float] = (0.3, 1.0)
+
+    def check(self):
+        _range(self, "within", "fractions of the units")
+        require(self.within[1] <= 1, self, "within", "fractions of the units, at most 1")
+
+    def says(self) -> str:
+        return f"dead units in the last epoch within {self.within[0]:.0%}…{self.within[1]:.0%}"
+
+
+@spec
+class Saturated:
+    """Record.activations: in the last epoch, the fraction of saturated outputs (Tanh |a| > 0.97, Sigmoid within
+    0.03 of 0 or 1; the mean over those layers and the epoch's logged steps) lies within `within` (low, high)."""
+    NEEDS = "activations"   # the Record field it reads
+    within: tuple[float, float] = (0.5, 1.0)
+
+    def check(self):
+        _range(self, "within", "fractions of the outputs")
+        require(self.within[1] <= 1, self, "within", "fractions of the outputs, at most 1")
+
+    def says(self) -> str:
+        return f"saturated outputs in the last epoch within {self.within[0]:.0%}…{self.within[1]:.0%}"
+
+
+RunClaim = Union[Learns, DoesNotLearn, GradientSpan, GradientCollapse, Diverges, AtEdgeOfStability, Sharpens,
+                 DeadUnits, Saturated]
 
 
 @spec
@@ -108,6 +175,17 @@ class BestFalls:
 
 
 SweepClaim = Union[Runs, BestFalls]
+
+
+def check_recorded(claims, record, owner) -> None:
+    """SpecError, one line, when a claim reads a quantity `record` (a Record) does not measure."""
+    for claim in claims:
+        need = getattr(claim, "NEEDS", None)
+        if need is None:
+            continue
+        require(bool(getattr(record, need)), owner, "claims",
+                f"{type(claim).__name__} reads what Record({need}=...) measures; this experiment's Record "
+                f"has {need}={getattr(record, need, None)!r}")
 
 
 def when(at: str | int) -> str:

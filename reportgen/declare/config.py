@@ -71,9 +71,12 @@ PRESENTATION = ("title", "description", "tags", "figures", "claims")
 
 
 def _computed(data: Any) -> Any:
-    """A to_dict without claims at any depth (a sweep's base is an experiment), so claims never change an id."""
+    """A to_dict without claims at any depth (a sweep's base is an experiment), so claims never change an id, nor
+    fields a spec lists in ADDED at their default values (added later: older runs keep their ids)."""
     if isinstance(data, dict):
-        return {k: _computed(v) for k, v in data.items() if not (k == "claims" and "type" in data)}
+        added = getattr(SPECS.get(data.get("type"), None), "ADDED", {}) if "type" in data else {}
+        return {k: _computed(v) for k, v in data.items()
+                if not (k == "claims" and "type" in data) and not (k in added and v == added[k])}
     return [_computed(v) for v in data] if isinstance(data, list) else data
 
 

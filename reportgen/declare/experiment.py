@@ -5,7 +5,7 @@ import re
 from dataclasses import field
 from typing import Any
 
-from .claims import DoesNotLearn, Learns, RunClaim
+from .claims import DoesNotLearn, Learns, RunClaim, check_recorded
 from .data import MAX_SEED, Data, Synthetic
 from .model import MAX_PARAMETERS, MLP, Model
 from .optim import Adam, Clip, Optimizer, Schedule
@@ -17,13 +17,40 @@ MAX_STEPS = 10 ** 9      # a number of optimizer steps
 
 # ---- recording -----------------------------------------------------------------------------------
 @spec
+class Sharpness:
+    """The training loss's sharpness on a fixed batch (its first `batch` training samples): the top Hessian
+    eigenvalue by `iterations` steps of Lanczos on Hessian-vector products, warm-started from the last
+    eigenvector (for Adam: of the preconditioned Hessian), and a Hutchinson estimate of the Hessian's trace
+    from `probes` Rademacher vectors (0: none); at the start and every `every` epochs, or every `steps` steps."""
+    every: int = 1
+    steps: int = 0               # > 0: every this many optimizer steps instead of epochs
+    iterations: int = 20
+    batch: int = 256
+    probes: int = 10
+
+    def check(self):
+        within(self, "every", 1, MAX_EPOCHS)
+        within(self, "steps", 0, MAX_STEPS)
+        within(self, "iterations", 2, 1000)
+        within(self, "batch", 1, 2 ** 20)
+        within(self, "probes", 0, 10_000)
+
+
+@spec
 class Record:
-    """How often to measure. `every=0` chooses the gradient-log interval from `disk_mb`."""
+    """How often to measure. `every=0` chooses the gradient-log interval from `disk_mb`. At the logged steps,
+    `updates` adds each tensor's update/weight ratio, `activations` the activation modules' health;
+    `sharpness` measures the Hessian's top eigenvalue and trace."""
     every: int = 0
     disk_mb: float = 20.0
     snapshots: int = 16          # weight snapshots per epoch in the first epoch ("preparatory phase")
     snapshot_every: int = 1      # then one every this many epochs
     checkpoint_every: int = 1    # epochs
+    updates: bool = False
+    activations: bool = False
+    sharpness: Sharpness | None = None
+    # added after runs were made: left out of the run id at these values, so those runs keep their ids
+    ADDED = {"updates": False, "activations": False, "sharpness": None}
 
     def check(self):
         require(0 <= self.every <= MAX_STEPS, self, "every", f"0 (automatic) or a number of steps up to {MAX_STEPS}")
@@ -96,6 +123,7 @@ class Experiment:
         within(self, "batch_size", 1, 2 ** 20)
         within(self, "seed", 0, MAX_SEED)
         require(bool(DEVICES.match(self.device)), self, "device", "auto, cpu, mps, cuda or cuda:N")
+        check_recorded(self.claims, self.record, self)
         if self.data.classes is None and any(isinstance(c, (Learns, DoesNotLearn)) for c in self.claims):
             raise SpecError(f"Experiment.claims = {self.claims!r}: a claim about chance needs the number of classes; "
                             "allowed: with Dataset(classes=...)")

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from .claims import BestFalls, Runs, SweepClaim, short
+from .claims import BestFalls, Runs, SweepClaim, check_recorded, short
 from .config import override
 from .demos import Demo
 from .experiment import Experiment
@@ -58,6 +58,7 @@ class Sweep(Demo):
         """A claim names fields of the grid (and, in Runs, values it holds)."""
         grid = ", ".join(self.grid)
         if isinstance(claim, Runs):
+            check_recorded(claim.claims, self.base.record, self)
             for path, value in claim.where.items():
                 require(path in self.grid, claim, "where", f"fields of the grid ({grid})")
                 require(value in self.grid[path], claim, "where",

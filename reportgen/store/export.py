@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .load import find_run
-from .rundir import STATS, Run
+from .rundir import ACTS, SHARPNESS, STATS, Run
 
 
 def rows(run: Run, what: str) -> list[dict]:
@@ -21,6 +21,18 @@ def rows(run: Run, what: str) -> list[dict]:
         keys = ("step", "loss", "accuracy", "lr", "grad_norm")
         return [{k: e[k][i].item() for k in keys} for i in range(len(e["step"]))]
     names = [p["name"] for p in run.params]
+    if what == "updates":
+        return [{"step": int(step), "parameter": name, "update_ratio": float(e["update"][g, p])}
+                for g, step in enumerate(e["grad_step"][:len(e.get("update", ()))]) for p, name in enumerate(names)]
+    if what == "activations":
+        layers = [a["name"] for a in run.instruments.get("activations", [])]
+        return [{"step": int(step), "epoch": int(epoch), "module": name,
+                 **{s: float(e["act"][g, k, j]) for j, s in enumerate(ACTS)}, "dead": float(e["act_dead"][epoch - 1, k])}
+                for g, (step, epoch) in enumerate(zip(e["grad_step"][:len(e.get("act", ()))], e["grad_epoch"]))
+                for k, name in enumerate(layers)]
+    if what == "sharpness":
+        return [{"step": int(e["sharp_step"][i]), **{k: float(e[k][i]) for k in SHARPNESS[1:]}}
+                for i in range(len(e.get("sharp_step", ())))]
     if what == "gradients-per-epoch":
         return [epoch_row(e["grad"][e["grad_epoch"] == k], k, p, name)
                 for k in np.unique(e["grad_epoch"]) for p, name in enumerate(names)]
@@ -40,7 +52,7 @@ def epoch_row(grad: np.ndarray, epoch: int, p: int, name: str) -> dict:
 
 
 def export(path: Path, what: str, fmt: str) -> str:
-    """The rows of `what` (metrics | gradients | gradients-per-epoch) of the run at `path`, as `fmt` (csv |
+    """The rows of `what` (metrics | gradients | gradients-per-epoch | updates | activations | sharpness) of the run at `path`, as `fmt` (csv |
     json) text."""
     table = rows(find_run(path), what)
     if fmt == "json":

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .io import read_npy
-from .rundir import STATS, Run, RunError
+from .rundir import ACTS, SHARPNESS, STATS, Run, RunError
 
 
 class NoRun(RunError):
@@ -58,6 +58,10 @@ class RunData:
     grad_epoch: np.ndarray  # [G] the epoch of each
     grad: np.ndarray   # [G, len(params), len(stats)]
     trajectory: Trajectory
+    instruments: dict = field(default_factory=dict)
+    # what Record(updates=, activations=, sharpness=) measured (empty when not): update [G, P]; act [G, L, 3]
+    # along acts (rundir.ACTS), act_dead [E, L], activations (the modules' names); sharp_step, sharp, sharp_limit,
+    # trace, trace_se [K], sharpness (its kind: sgd | adam (λ_max of P⁻¹H) | other)
 
 
 def load_run(path: str | Path) -> RunData:
@@ -74,8 +78,23 @@ def load_run(path: str | Path) -> RunData:
     declared = meta["experiment"]
     return RunData(path=run.path, kind=meta["kind"], name=declared.get("name", run.path.parent.name),
                    config=declared["config"] if meta["kind"] == "recorded" else declared, status=run.status,
-                   env=run.env, metrics={k: v for k, v in e.items() if k not in ("grad_step", "grad_epoch", "grad")},
+                   env=run.env, metrics={k: v for k, v in e.items() if k not in ("grad_step", "grad_epoch", "grad", *LOGGED)},
                    params=[p["name"] for p in run.params] if (run.path / "params.json").exists() else [],
                    stats=STATS, grad_step=e.get("grad_step", np.zeros(0, np.int64)),
                    grad_epoch=e.get("grad_epoch", np.zeros(0, np.int64)),
-                   grad=e.get("grad", np.zeros((0, 0, len(STATS)), np.float32)), trajectory=Trajectory(run))
+                   grad=e.get("grad", np.zeros((0, 0, len(STATS)), np.float32)), trajectory=Trajectory(run),
+                   instruments=instruments(run, e))
+
+
+LOGGED = ("update", "act", "act_dead", *SHARPNESS)   # the instruments' arrays: in RunData.instruments
+
+
+def instruments(run: Run, e: dict) -> dict:
+    """The instruments' arrays of a run's epochs, with the names of the hooked modules and the sharpness's kind."""
+    about = run.instruments
+    found = {k: e[k] for k in LOGGED if k in e}
+    if "activations" in about:
+        found["acts"], found["activations"] = ACTS, [a["name"] for a in about["activations"]]
+    if "sharpness" in about:
+        found["sharpness"] = about["sharpness"]
+    return found

@@ -7,10 +7,19 @@ Format 1 (`runs/<experiment>/<run-id>/`):
     env.json            versions of python/torch/numpy/reportgen, device name, git commit, host platform
     status.json         {"state": running|complete|diverged|failed, "epoch", "step", "message", "updated"}
     params.json         [{"name", "shape", "numel"}] for every named parameter, in network order
+    instruments.json    {"activations": [{"name", "kind": relu|saturating}] the hooked modules (act's L axis),
+                        "sharpness": "sgd" | "adam" (λ_max of P⁻¹H) | "other"}, when those are recorded
     epochs/NNNNNN.npz   one chunk per finished epoch N (1-based), holding
                           step, loss, accuracy, lr, grad_norm   [S]    every training step
                           clipped [S]    whether grad_norm (unclipped) exceeded the clipping threshold
                           grad_step [G], grad [G, P, len(STATS)]   gradient statistics at logged steps (compute/stats.py)
+                          update [G, P]   Record.updates: ‖Δw‖/‖w‖ of the optimizer's step, per tensor, at grad_step
+                          act [G, L, len(ACTS)]   Record.activations: per activation module (instruments.json),
+                                          the logged step's median |a|, fraction of exact zeros, fraction saturated
+                          act_dead [1, L]   fraction of units never positive over the epoch's logged batches
+                          sharp_step, sharp, sharp_limit, trace, trace_se [K]   Record.sharpness: after step
+                                          sharp_step (0: at initialisation), λ_max (of P⁻¹H for Adam), the
+                                          stability limit, the Hessian's trace (Hutchinson) and its standard error
                           epoch_* scalars: test_loss, test_accuracy, clip (the threshold; NaN: none); a
                           recorded run's: whatever its loop gave to Recorder.epoch(), e.g. epoch_val_loss
     trajectory/SSSSSSSSS.npy   all parameters flattened (float32) after step S (0 = initialisation)
@@ -42,6 +51,11 @@ FORMAT = 1
 STATES = ("running", "complete", "diverged", "failed")
 # the gradient statistics per tensor, along grad's last axis: log10|g| at percentiles, zero fraction, L2 norm
 STATS: tuple[str, ...] = ("median", "q05", "q25", "q75", "q95", "zero_frac", "l2")
+# the activation statistics per module, along act's last axis: median |a|, exact zeros, saturated (Tanh, Sigmoid)
+ACTS: tuple[str, ...] = ("median", "zero_frac", "saturated")
+SHARPNESS = ("sharp_step", "sharp", "sharp_limit", "trace", "trace_se")
+
+INSTRUMENTS = {"updates": "update", "activations": "act", "sharpness": "sharp"}  # quantity -> its array
 
 
 class Run:
@@ -120,6 +134,14 @@ class Run:
     def params(self) -> list[dict]:
         return read_json(self.path / "params.json")
 
+    def write_instruments(self, **about) -> None:
+        write_json(self.path / "instruments.json", {**self.instruments, **about})
+
+    @property
+    def instruments(self) -> dict:
+        path = self.path / "instruments.json"
+        return read_json(path) if path.exists() else {}
+
     def write_epoch(self, epoch: int, **arrays) -> None:
         write_npz(self.path / "epochs" / f"{epoch:06d}.npz", **arrays)
 
@@ -196,6 +218,9 @@ class Run:
             return len(self.trajectory()) >= 2
         if quantity == "gradients":  # logged at some step: a recorded loop shorter than its `every` has none
             return any(read_npz(f)["grad_step"].size for f in self.epoch_files())
+        if quantity in INSTRUMENTS:
+            key = INSTRUMENTS[quantity]
+            return any(key in c and c[key].size for c in map(read_npz, self.epoch_files()))
         if quantity == "metrics":
             return bool(self.epoch_files())
         if quantity == "landscape":

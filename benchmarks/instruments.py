@@ -1,0 +1,79 @@
+"""Cost of the instruments on benchmarks/recording.py's model (32-layer width-256 MLP, batch 128, Adam).
+
+(a) plain step; (b) + update/weight ratios and activation health every 10th step; (c) the same every step —
+the values stay on the device, as in the step log (gradient statistics, measured by recording.py, are left
+out here). Then one sharpness estimate (20 Lanczos Hessian-vector products on a fixed batch of 128, no trace
+probes) against an epoch of 391 plain steps (CIFAR's 50,000 samples at batch 128), and how it scales with the
+number of products and the batch. Variants take turns as in recording.py.
+Usage: python benchmarks/instruments.py [threads]
+"""
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recording import batches, model, report, take_turns  # noqa: E402
+from reportgen.compute.instruments import Activations, Updates  # noqa: E402
+from reportgen.compute.sharpness import Meter  # noqa: E402
+
+ROUNDS, STEPS, WARMUP = 8, 10, 1
+EPOCH = 391   # steps of one CIFAR epoch at batch 128
+
+
+def main() -> None:
+    if len(sys.argv) > 1:
+        torch.set_num_threads(int(sys.argv[1]))
+    net = model()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-5)
+    data = batches()
+    params = list(net.parameters())
+    updates, acts = Updates(params), Activations(net)
+    kept, count = [], [0]
+
+    def step(every):
+        x, y = next(data)
+        count[0] += 1
+        logged = every and count[0] % every == 0
+        acts.armed = bool(logged)
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        if logged:
+            kept.append(acts.take())
+            updates.before()
+        opt.step()
+        if logged:
+            kept.append(updates.after())
+        opt.zero_grad()
+        if len(kept) > 100:   # the epoch's copy, in recording.py's place
+            torch.cat([k.reshape(-1) for k in kept]).cpu()
+            kept.clear()
+
+    variants = {"(a) plain step": 0, "(b) + updates, activations /10": 10, "(c) + updates, activations /1": 1}
+
+    def round_of_steps(every):
+        for _ in range(STEPS):
+            step(every)
+    times = take_turns(variants, round_of_steps, ROUNDS, WARMUP)
+    report(net, variants, times, STEPS)
+    plain = statistics.median(times[0]["(a) plain step"]) / STEPS
+
+    gen = torch.Generator().manual_seed(3)
+    print(f"\nsharpness, one estimate, wall s; epoch = {EPOCH} plain steps = {EPOCH * plain:.2f} s")
+    for iterations, size in ((20, 128), (10, 128), (20, 64)):
+        x, y = torch.randn(size, 3, 32, 32, generator=gen), torch.randint(0, 100, (size,), generator=gen)
+        meter = Meter(net, x, y, iterations=iterations, probes=0)
+        meter.measure(opt, 1e-5)   # warm: the next one starts from its eigenvector, as in training
+        t = time.perf_counter()
+        meter.measure(opt, 1e-5)
+        took = time.perf_counter() - t
+        print(f"  {iterations:3d} products, batch {size:4d}: {took:6.2f} s = {took / plain:5.1f} steps "
+              f"= {100 * took / (EPOCH * plain):5.1f} % of an epoch")
+    acts.remove()
+
+
+if __name__ == "__main__":
+    main()
