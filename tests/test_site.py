@@ -108,6 +108,17 @@ def test_clean_runs_and_renders_everything_again(built):
     assert {"tiny-a/gradient_diagram", "tiny-b/gradient_diagram"} <= set(report.rendered)
 
 
+def test_a_run_redone_apart_from_the_build_is_drawn_again(built):
+    """`reportgen run --clean` then `build`: the same id, state and step, but a run written anew (with other
+    code it may hold other numbers): its figures are drawn again, the other run's reused."""
+    from reportgen.compute.execute import execute
+    entry = next(e for e in pipeline.gather(("experiments",), Path("runs")) if e.name == "tiny-b")
+    execute(entry, clean=True)
+    report = pipeline.build()
+    assert report.ran == [] and "tiny-b/gradient_diagram" in report.rendered
+    assert "tiny-a/gradient_diagram" in report.reused
+
+
 def test_a_no_op_build_imports_neither_torch_nor_a_figure(built):
     code = ("import sys; from reportgen import pipeline; r = pipeline.build(); assert r.reused and not r.rendered, r; "
             "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('reportgen.draw.figures.')))")

@@ -67,9 +67,11 @@ def figure_source(name: str) -> Path:
 
 
 def run_parts(entry: Entry) -> list[str]:
-    """What anything drawn or measured from a run depends on of the run: its id and how far it got."""
+    """What anything drawn or measured from a run depends on of the run: its id, how far it got, and when its
+    status was last written (a run redone with `--clean` gets the same id, state and step, but a new time)."""
     status = entry.run.status
-    return [__version__, str(MANIFEST_FORMAT), entry.run.id, status["state"], str(status["step"])]
+    return [__version__, str(MANIFEST_FORMAT), entry.run.id, status["state"], str(status["step"]),
+            repr(status.get("updated"))]
 
 
 def claims_key(entry: Entry) -> str:
