@@ -90,8 +90,12 @@ def trainer(exp, net, total: int = 10 ** 6):
 class Plain:
     """Records nothing: train_steps with it is the plain training step."""
     snapshot_steps = frozenset()
+    meter = None  # no sharpness estimates
 
     def step(self, *args, **kwargs):
+        return None
+
+    def stepped(self):
         return None
 
     def epoch(self, epoch: int, **scalars):
