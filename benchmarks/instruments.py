@@ -16,7 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recording import batches, model, report, take_turns  # noqa: E402
+from recording import report, setup, take_turns  # noqa: E402
 from reportgen.compute.instruments import Activations, Updates  # noqa: E402
 from reportgen.compute.sharpness import Meter  # noqa: E402
 
@@ -25,11 +25,7 @@ EPOCH = 391   # steps of one CIFAR epoch at batch 128
 
 
 def main() -> None:
-    if len(sys.argv) > 1:
-        torch.set_num_threads(int(sys.argv[1]))
-    net = model()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-5)
-    data = batches()
+    net, opt, data = setup()
     params = list(net.parameters())
     updates, acts = Updates(params), Activations(net)
     kept, count = [], [0]

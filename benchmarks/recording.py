@@ -59,12 +59,16 @@ def sort_path(net):
         stats._on_cpu = kernel
 
 
-def main() -> None:
+def setup():
+    """The thread count from the command line, then the benchmark's model, its Adam and its batches."""
     if len(sys.argv) > 1:
         torch.set_num_threads(int(sys.argv[1]))
     net = model()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-5)
-    data = batches()
+    return net, torch.optim.Adam(net.parameters(), lr=1e-5), batches()
+
+
+def main() -> None:
+    net, opt, data = setup()
     variants = {"(a) plain step": None, "(b) + grad_stats": recorded,
                 "(c) + the talk's one-liner": one_liner, "(d) (b) on the sort path": sort_path}
 
