@@ -56,8 +56,8 @@ def configure(name: str | None, pairs: tuple[str, ...], config: Path = CONFIG):
     """The chosen executor's options (None: the local process pool): reportgen.toml's [executor] table,
     then each KEY=VALUE of the command line over it. Every mistake is one SpecError naming its source."""
     table = _table(config)
-    name = name or table.pop("name", None)
-    table.pop("name", None)
+    default = table.pop("name", None)
+    name = name or default
     if name in (None, "local"):
         if pairs:
             raise SpecError(f"--executor-option {pairs[0]}: the local executor takes no options (use --jobs)")
