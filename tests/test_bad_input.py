@@ -197,6 +197,27 @@ CASES = [
         EXPERIMENT = Sweep(name="bad", base=Experiment(name="b", epochs=1), grid={"optimizer.lr": (1e-3, 1e-2)},
                            claims=(Runs(where={"optimizer.lr": 3e-5}, claims=(Learns(),)),))
         """), ["build", "bad/where.py"], "Runs.where = {'optimizer.lr': 3e-05}: allowed: values of the grid"),
+    ("a comparison of one experiment", script("one.py", """
+        from reportgen.declare import *
+        EXPERIMENT = Compare(name="bad", experiments=(Experiment(name="b", epochs=1),))
+        """), ["run", "bad/one.py"], "bad/one.py:3: Compare.experiments = (Experiment(name='b'"),
+    ("a comparison naming a script that is not there", script("missing.py", """
+        from reportgen.declare import *
+        EXPERIMENT = Compare(name="bad", experiments=(experiment("nowhere"), experiment("tiny-a")))
+        """), ["run", "bad/missing.py"], "bad/missing.py:3: experiment('nowhere'): no script bad/nowhere.py"),
+    ("a comparison that loads itself", script("self.py", """
+        from reportgen.declare import *
+        EXPERIMENT = Compare(name="bad", experiments=(experiment("self"), Experiment(name="b", epochs=1)))
+        """), ["run", "bad/self.py"], "bad/self.py: loads itself (through experiment(...))"),
+    ("a comparison's plane out of range", script("plane.py", """
+        from reportgen.declare import *
+        EXPERIMENT = Compare(name="bad", plane=3, experiments=(Experiment(name="a", epochs=1), Experiment(name="b")))
+        """), ["run", "bad/plane.py"], "Compare.plane = 3: allowed: 0 (no loss surface) or 5 to 201 points"),
+    ("a comparison's claim naming no experiment of it", script("who.py", """
+        from reportgen.declare import *
+        EXPERIMENT = Compare(name="bad", experiments=(Experiment(name="a", epochs=1), Experiment(name="b")),
+                             claims=(Runs(where={"experiment": "c"}, claims=(Learns(),)),))
+        """), ["run", "bad/who.py"], "Runs.where = {'experiment': 'c'}: allowed: values of the grid: experiment in a, b"),
     ("a --figure option of the wrong type", None, ["render", "--figure", "gradient_diagram(per_step='yes')",
      "experiments/tiny-b.py"], "--figure \"gradient_diagram(per_step='yes')\": gradient_diagram(per_step='yes'): expected bool"),
     ("an unknown --set field", None, ["run", "--set", "model.dpth=3", "experiments/tiny-b.py"],

@@ -9,12 +9,13 @@ from .model import CNN, GELU, MLP, Activation, Identity, LeakyReLU, Model, ReLU,
 from .optim import (SGD, Adam, AdamW, Clip, Cosine, Cyclic, LinearDecay, Optim, Optimizer, Schedule, StepDecay, Warmup,
                     WarmupCooldown)
 from .spec import SpecError
-from .sweep import Sweep
+from .load import experiment
+from .sweep import Compare, Sweep
 
 __all__ = ["CIFAR10", "CIFAR100", "CNN", "GELU", "MLP", "MNIST", "SGD", "Activation", "Adam", "AdamW",
-           "AtEdgeOfStability", "BestFalls", "CityMDS", "Clip", "Cosine", "Cyclic", "Data", "Dataset", "DeadUnits",
+           "AtEdgeOfStability", "BestFalls", "CityMDS", "Clip", "Compare", "Cosine", "Cyclic", "Data", "Dataset", "DeadUnits",
            "Demo", "Diverges", "DoesNotLearn", "DoubleDescent", "Experiment", "FashionMNIST", "GradientCollapse",
            "GradientSpan", "Identity", "Landscape", "LayerCompression", "LeakyReLU", "Learns", "LinearDecay", "Model",
            "ModularArithmetic", "Module", "NewtonField", "Optim", "Optimizer", "OptimizerRace", "Racer", "ReLU",
            "Record", "Recorded", "ResNet", "Runs", "SVDCompression", "Saturated", "Schedule", "Sharpens", "Sharpness",
-           "SpecError", "StepDecay", "Sweep", "Synthetic", "Tanh", "Transformer", "Warmup", "WarmupCooldown"]
+           "SpecError", "StepDecay", "Sweep", "Synthetic", "Tanh", "Transformer", "Warmup", "WarmupCooldown", "experiment"]

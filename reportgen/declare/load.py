@@ -10,6 +10,7 @@ from .spec import SPECS, SpecError
 
 
 DEFAULT = Path("experiments")  # the default folder of scripts; a project of recorded runs may not have it
+LOADING: list[Path] = []  # the scripts being run, innermost last: where experiment() finds a script's siblings
 
 
 def scripts(paths: tuple[str | Path, ...]) -> list[Path]:
@@ -30,6 +31,9 @@ def load(path: str | Path, overrides: tuple[str, ...] = ()) -> list:
 
     Any error inside the script becomes one SpecError naming the file and line."""
     path = Path(path)
+    if path.resolve() in {p.resolve() for p in LOADING}:
+        raise SpecError(f"{path}: loads itself (through experiment(...))")
+    LOADING.append(path)
     try:
         scope = runpy.run_path(str(path), run_name="__experiment__")
     except SyntaxError as e:
@@ -38,6 +42,8 @@ def load(path: str | Path, overrides: tuple[str, ...] = ()) -> list:
         lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if Path(f.filename) == path]
         where = f"{path}:{lines[-1]}" if lines else str(path)
         raise SpecError(f"{where}: {e if isinstance(e, SpecError) else f'{type(e).__name__}: {e}'}") from None
+    finally:
+        LOADING.pop()
     found = scope.get("EXPERIMENTS", [scope["EXPERIMENT"]] if "EXPERIMENT" in scope else None)
     if not found:
         raise SpecError(f"{path}: declares no EXPERIMENT (or EXPERIMENTS list)")
@@ -53,3 +59,15 @@ def load(path: str | Path, overrides: tuple[str, ...] = ()) -> list:
                 raise SpecError(f"{path}: {e}") from None
         result.append(exp)
     return result
+
+
+def experiment(name: str):
+    """The one experiment the script `name`.py declares, found beside the script being loaded (else in
+    experiments/): what a Compare names, e.g. experiments=(experiment("mlp80-leaky"), experiment("mlp16-leaky"))."""
+    path = (LOADING[-1].parent if LOADING else DEFAULT) / f"{name}.py"
+    if not path.exists():
+        raise SpecError(f"experiment({name!r}): no script {path}")
+    found = load(path)
+    if len(found) != 1:
+        raise SpecError(f"experiment({name!r}): {path} declares {len(found)} experiments, expected one")
+    return found[0]
