@@ -9,7 +9,7 @@ import inspect
 import json
 from importlib import metadata
 
-from ..declare import Experiment, Module, Optim, OptimizerRace, SpecError, Sweep
+from ..declare import Compare, Experiment, Module, Optim, OptimizerRace, SpecError, Sweep
 from ..declare.factory import resolve, where
 from ..store.cache import user_cache
 from ..store.io import write_json
@@ -77,8 +77,9 @@ def check_experiment(exp: Experiment) -> None:
                                 f"take them ({e}); allowed: {'shape, classes and ' if given else ''}its own keywords")
 
 
+@CHECKS.register(Compare)
 @CHECKS.register(Sweep)
-def check_sweep(sweep: Sweep) -> None:
+def check_sweep(sweep) -> None:
     """Every run of the grid as an experiment (a grid over optimizers or factories' options)."""
     for exp in sweep.members():
         check_experiment(exp)

@@ -139,9 +139,15 @@ def pca_plane(cfg: spec.Landscape, weights: Weights, coords, pcs, train, folder,
     """The loss over the trajectory's PCA plane around the final weights, spanning the path with a margin
     (Li et al. 2018, §7): coefficients are distances along the unit PCA directions, as the coordinates are."""
     model = weights.at(weights.final)
-    lo, hi = coords.min(0), coords.max(0)
-    pad = MARGIN * np.maximum(hi - lo, 1e-3 * (hi - lo).max())
-    a, b = (np.linspace(lo[k] - pad[k], hi[k] + pad[k], cfg.plane) for k in range(2))
+    a, b = spanning(coords, cfg.plane)
     loss = landscape.plane(model, LOSS, *train, None, *(directions.to_direction(model, d) for d in pcs), a, b,
                            recompute_bn=cfg.recompute_bn, cache=folder / "pca-plane.npz", part=part).loss
     return {"pca_a": a, "pca_b": b, "pca_plane_loss": loss}
+
+
+def spanning(coords: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """A plane's coefficients along each axis: `points` from below the path's least coordinate to above its
+    greatest, by MARGIN of its extent (a thousandth of the longer axis's at least)."""
+    lo, hi = coords.min(0), coords.max(0)
+    pad = MARGIN * np.maximum(hi - lo, 1e-3 * (hi - lo).max())
+    return tuple(np.linspace(lo[k] - pad[k], hi[k] + pad[k], points) for k in range(2))

@@ -1,22 +1,24 @@
-"""The sweep's runner: train the grid's runs side by side, then collect what the sweep figures draw."""
+"""A group's runner (Sweep, Compare): train its runs side by side, then collect what its figures draw."""
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
 
-from ..declare import Sweep
-from ..declare.sweep import label
+from ..declare import Compare, Sweep
+from ..declare.sweep import Group, label
 from ..store.entries import Entry, members, needs_run
 from ..store.rundir import STATS, Run
 from .execute import execute_all
 from .runners import RUNNERS
 
 
+@RUNNERS.register(Compare)
 @RUNNERS.register(Sweep)
-def run_sweep(sweep: Sweep, run: Run, progress=None) -> str:
-    """Train the combinations not yet finished side by side (one process a core, or a GPU each), then
-    collect what the sweep figure draws into the sweep's arrays.npz."""
+def run_sweep(sweep: Group, run: Run, progress=None) -> str:
+    """Train the runs not yet finished side by side (one process a core, or a GPU each), then collect what
+    the group's figures draw into its arrays.npz and compare.npz."""
+    from . import compare
     from .runtime import cores, environment, pick_device
     if not run.exists():
         run.create(sweep, kind="sweep", env=environment(pick_device(sweep.base.device)))
@@ -26,6 +28,8 @@ def run_sweep(sweep: Sweep, run: Run, progress=None) -> str:
     for _ in execute_all(todo, min(cores(), len(todo)), progress):
         pass
     run.write_arrays(**collect(sweep, [e.run for e in entries]))
+    run.set_status("running", message="fitting one plane to every run's snapshots")
+    compare.compute(sweep, [e.run for e in entries], run)
     states = [e.run.status["state"] for e in entries]
     run.set_status("complete", message=f"{states.count('diverged')} of {len(states)} runs diverged"
                    if "diverged" in states else "")
@@ -39,7 +43,7 @@ def per_epoch(e: dict[str, np.ndarray], metric: str) -> np.ndarray:
     return e[f"epoch_{metric}"]
 
 
-def collect(sweep: Sweep, runs: list[Run]) -> dict[str, np.ndarray]:
+def collect(sweep: Group, runs: list[Run]) -> dict[str, np.ndarray]:
     """The grid's results, one row per combination: its value indices, state, the metric per epoch and the
     first layer's median log10|g| at every logged step, against time in epochs (NaN-padded)."""
     index = list(itertools.product(*(range(len(v)) for v in sweep.grid.values())))

@@ -69,6 +69,25 @@ def mds(paths, budget=2**26):
     return Projection(coords * _signs(coords), explained, None)
 
 
+def joint_pca(paths, budget=2**26) -> tuple[Projection, np.ndarray]:
+    """PCA of the snapshots of several runs together (`paths`: all of them): the two principal directions of
+    the snapshots about their mean, every snapshot's coordinates along them (the mean at the origin), and the
+    mean itself [N] float32: the plane's centre. Coordinates are those of classical MDS, which for Euclidean
+    distances is this PCA; the directions are streamed from the snapshots as in `pca`."""
+    snaps = open_snapshots(paths)
+    vals, vecs, explained = _top2(_centred(_gram(snaps, budget)))
+    # direction k is Ãᵀv_k / sqrt(λ_k) for the centred rows Ã = JA; v_k ⊥ 1, so vᵀÃ = vᵀA (A: differences)
+    w = np.divide(vecs, np.sqrt(vals), out=np.zeros_like(vecs), where=vals > 1e-12 * max(vals[0], 1e-300))
+    coords = vecs * np.sqrt(np.maximum(vals, 0))
+    signs = _signs(coords)
+    w *= signs
+    directions, mean = np.zeros((2, len(snaps[0])), np.float32), np.zeros(len(snaps[0]), np.float32)
+    for cols, a in _blocks(snaps, budget):
+        directions[:, cols] = w.T @ a
+        mean[cols] = snaps[-1][cols] + a.mean(0)
+    return Projection(coords * signs, explained, directions), mean
+
+
 def random_projection(paths, seed=0, budget=2**26):
     """Coordinates along two seeded Gaussian directions of unit norm, drawn block by block: a
     sequential numpy stream, so the same seed gives the same directions for any budget."""

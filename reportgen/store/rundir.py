@@ -31,6 +31,13 @@ Format 1 (`runs/<experiment>/<run-id>/`):
                         center_step [C], directions (their normalisation); line_a [A], line_loss, line_test_loss [C, A]; plane_a [P],
                         plane_loss [C, P, P] (rows b, columns a); pca_a, pca_b [Q], pca_plane_loss [Q, Q]
     landscape/          directions.npz (d1, d2 [N] normalised at θ_final, pca [2, N]); the grids' caches
+    members/<name>/     a group's (Sweep, Compare) runs, each a run directory as above; the group's arrays.npz
+                        lists them (names) with the grid's values and what its figures compare
+    compare.npz         a group's runs on one plane (compute/compare.py): names [R] of its runs, per snapshot of
+                        any of them owner [T] (index into names), step, epoch, loss (training loss on the group's
+                        samples), coords [T, 2] on the PCA of all snapshots together (their mean at the origin),
+                        explained [2]; plane_a, plane_b [Q], plane_loss [Q, Q] (rows b) when the runs share model
+                        and data; or only `why` no plane holds them. compare/ keeps the plane's cache
 
 Chunks after the checkpoint's epoch are ignored on resume, so a killed run never mixes two timelines.
 Beside the folder, `.<run-id>.lock` is held by the one process writing it (`Run.lock`).
@@ -211,6 +218,16 @@ class Run:
 
     def landscape(self) -> dict[str, np.ndarray]:
         return read_npz(self.path / "landscape.npz")
+
+    def write_compare(self, **arrays) -> None:
+        write_npz(self.path / "compare.npz", **arrays)
+
+    def compare(self) -> dict[str, np.ndarray]:
+        return read_npz(self.path / "compare.npz")
+
+    def members(self) -> list[Run]:
+        """A group's runs, in the order of its arrays (its grid's combinations)."""
+        return [Run(self.path / "members" / str(name)) for name in self.arrays()["names"]]
 
     def has(self, quantity: str) -> bool:
         """Whether the run recorded `quantity` (what figures declare they need)."""
