@@ -197,6 +197,7 @@ def figures_():
     for name, fig in sorted(figures.load_all().items()):
         takes = ", ".join(f"{k}={d!r} ({describe(t)})" for k, (t, d) in figures.options(name).items())
         how = {q: f" (Record({q}=...))" for q in ("updates", "activations", "sharpness")}   # instruments: how to record
+        how["metric"] = " (the runs of a Sweep or a Compare)"
         needs = f"; needs {', '.join(q + how.get(q, '') for q in fig.requires)}" if fig.requires else ""
         click.echo(f"{name:18} {fig.title}{needs}" + (f"\n{'':18} options: {takes}" if takes else ""))
 

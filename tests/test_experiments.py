@@ -9,7 +9,8 @@ import pytest
 
 from reportgen import declare as spec
 from reportgen.compute import execute as project
-from reportgen.declare import CityMDS, LayerCompression, NewtonField, OptimizerRace, SVDCompression, Sweep, config
+from reportgen.declare import (CityMDS, Compare, LayerCompression, NewtonField, OptimizerRace, SVDCompression, Sweep,
+                               config)
 from reportgen.declare.load import load
 from reportgen.draw import figures
 from reportgen.draw.style import Style
@@ -27,6 +28,7 @@ def shrink(exp):
             exp = config.override(exp, "data.n_train=64")
             exp = config.override(exp, "data.n_test=16")
         exp = config.override(exp, "batch_size=32")
+        exp = config.override(exp, "record.every=1")  # its few steps all logged: every figure has something to draw
         for grid in ("line", "plane"):  # a few points a side: its figures need only the arrays' shapes
             if exp.landscape is not None and getattr(exp.landscape, grid):
                 exp = config.override(exp, f"landscape.{grid}=5")
@@ -35,7 +37,9 @@ def shrink(exp):
     if isinstance(exp, LayerCompression):
         exp = dataclasses.replace(exp, experiment=shrink(exp.experiment))
     if isinstance(exp, Sweep):
-        exp = dataclasses.replace(exp, base=shrink(exp.base))
+        exp = dataclasses.replace(exp, base=shrink(exp.base), plane=5)
+    if isinstance(exp, Compare):
+        exp = dataclasses.replace(exp, experiments=tuple(map(shrink, exp.experiments)), plane=5)
     return exp
 
 

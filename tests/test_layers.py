@@ -99,7 +99,7 @@ def test_one_registry_mechanism_fills_every_registry():
     load_all()
     registries = (SPECS, MODELS, ACTIVATIONS, DATASETS, OPTIMIZERS, SCHEDULES, RUNNERS, CHECKS, ENCODERS, FIGURES)
     assert all(type(r) is Registry and len(r) for r in registries)
-    with pytest.raises(KeyError, match="unknown figure 'nope' .known: activations, double_descent, grad_norm"):
+    with pytest.raises(KeyError, match="unknown figure 'nope' .known: activations, compare_gradients, compare_loss"):
         FIGURES["nope"]
     # every declaration a run can be made of has its runner, every model, dataset and optimizer its builder
     from reportgen import declare

@@ -98,6 +98,7 @@ def page(entry: Entry, shown: list[dict], failed: list[dict] = (), parent: str |
             "script": entry.script.name if entry.script else None,
             "source": highlight(source, PythonLexer(), HtmlFormatter(cssclass="highlight")) if source else "",
             "parent": parent, "members": [], "compare": [], "problems": problems,
+            "group": "comparison" if type(exp).__name__ == "Compare" else "sweep",
             "claims": read("claims", claims, [])}
 
 
