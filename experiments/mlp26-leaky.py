@@ -17,7 +17,7 @@ EXPERIMENT = Sweep(
     tags=("vanishing gradients", "learning rate", "sweep"),
     base=Experiment(name="base", model=MLP(depth=26, width=32, activation=LeakyReLU(negative_slope=0.01)),
                     data=Synthetic(n_train=1024, n_test=256), epochs=40,
-                    record=Record(every=4, snapshots=0, snapshot_every=40),
+                    record=Record(every=4, snapshots=0, snapshot_every=4),
                     figures=("gradient_diagram", "gradient_heatmap")),
     grid={"optimizer.lr": (3e-4, 1e-3, 3e-3)},
     claims=(Runs(where={"optimizer.lr": 3e-3}, claims=(DoesNotLearn(),)),),

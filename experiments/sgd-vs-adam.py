@@ -16,7 +16,7 @@ EXPERIMENT = Sweep(
     tags=("sharpness", "edge of stability", "optimizers", "sweep"),
     base=Experiment(name="base", model=MLP(depth=3, width=32, activation=Tanh()),
                     data=Synthetic(n_train=2048, n_test=256, shape=(1, 8, 8), noise=8.0), epochs=400, batch_size=2048,
-                    record=Record(every=10, snapshots=0, snapshot_every=400, checkpoint_every=50, updates=True,
+                    record=Record(every=10, snapshots=0, snapshot_every=20, checkpoint_every=50, updates=True,
                                   sharpness=Sharpness(steps=20, iterations=20, batch=2048, probes=0)),
                     figures=("sharpness", "update_ratio")),
     grid={"optimizer": (SGD(lr=1.0), Adam(lr=3e-3))},

@@ -16,6 +16,7 @@ EXPERIMENT = Sweep(
                     data=Synthetic(n_train=1024, n_test=256), optimizer=Adam(), epochs=12,
                     record=Record(every=4, snapshots=0, snapshot_every=12), figures=("gradient_diagram",)),
     grid={"optimizer.lr": (3e-5, 3e-4, 3e-3), "model.depth": (17, 50, 116)},
+    figures=("sweep_grid", "compare_loss", "compare_gradients"),  # no common plane: the depths differ in weights
     claims=(BestFalls(field="optimizer.lr", along="model.depth"),
             Runs(where={"optimizer.lr": 3e-3, "model.depth": 17}, claims=(Learns(),)),
             Runs(where={"optimizer.lr": 3e-3, "model.depth": 116}, claims=(GradientSpan(at="end", orders=(5, 40)),))),
