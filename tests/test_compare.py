@@ -159,3 +159,12 @@ def test_a_compare_needs_two_experiments_and_keeps_its_members_apart():
         Compare(name="c", experiments=(one,))
     c = Compare(name="c", experiments=(one, Experiment(name="b", epochs=2)))
     assert c.grid == {"experiment": ("a", "b")} and [m.name for m in c.members()] == ["c.a", "c.b"]
+
+
+def test_set_reaches_into_a_compare_s_experiments_by_index_or_all_at_once():
+    from reportgen.declare import SpecError, config
+    c = Compare(name="c", experiments=(Experiment(name="a"), Experiment(name="b")))
+    assert [e.seed for e in config.override(c, "experiments.*.seed=3").experiments] == [3, 3]
+    assert [e.epochs for e in config.override(c, "experiments.1.epochs=3").experiments] == [10, 3]
+    with pytest.raises(SpecError, match=r"--set experiments.2.seed: '2' is not an index of these 2 \(allowed: 0 to 1"):
+        config.override(c, "experiments.2.seed=1")

@@ -30,6 +30,13 @@ def override(obj, assignment: str):
 
 
 def _set(obj, keys: list[str], value, path: str):
+    if isinstance(obj, tuple) and obj and dataclasses.is_dataclass(obj[0]):  # e.g. a Compare's experiments.0, .*
+        picked = range(len(obj)) if keys[0] == "*" else [int(keys[0])] if keys[0].isdigit() else []
+        if not picked or picked[0] >= len(obj):
+            raise SpecError(f"--set {path}: '{keys[0]}' is not an index of these {len(obj)} "
+                            f"(allowed: 0 to {len(obj) - 1}, or * for every one)")
+        new = lambda item: _set(item, keys[1:], value, path) if len(keys) > 1 else value  # noqa: E731
+        return tuple(new(item) if i in picked else item for i, item in enumerate(obj))
     if isinstance(obj, dict):  # options of a factory or an optimizer: any key, their callee's signature decides
         return {**obj, keys[0]: _set(obj.get(keys[0]), keys[1:], value, path) if len(keys) > 1 else value}
     if not dataclasses.is_dataclass(obj) or keys[0] not in {f.name for f in fields(obj)}:
