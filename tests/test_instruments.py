@@ -9,11 +9,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reportgen.compute import train
+from reportgen.compute import instruments, train
+from reportgen.compute.instruments import Activations, health, positive
 from reportgen.compute.sharpness import Meter, hutchinson, hvp_operator, lanczos
 from reportgen.compute.steplog import StepLog
 from reportgen.declare import SGD, Adam, Experiment, MLP, Record, ReLU, Sharpness, SpecError, Synthetic, Tanh
 from reportgen.store.rundir import ACTS, Run
+
+
+PLAIN = ("-DPLAIN", "-fno-openmp")   # the kernel as built without AVX2 or OpenMP (another machine's)
+
+
+@pytest.fixture(params=["kernel", "plain kernel", "torch"])
+def path(request, monkeypatch):
+    """Every implementation of the per-step instruments: the CPU kernel as built here (AVX2, OpenMP), as built
+    elsewhere (portable C++, its own threads), and torch's ops, as on a GPU."""
+    lib = None if request.param == "torch" else instruments._kernel(*PLAIN * (request.param == "plain kernel"))
+    assert lib or request.param == "torch", "no C++ compiler: the CPU kernel is untested"
+    monkeypatch.setattr(instruments, "_kernel", lambda: lib)
+    return request.param
 
 
 def tiny_net(dtype=torch.float64):
@@ -101,7 +115,7 @@ def plain_training(net, opt, batches, every, log=None):
     return np.array(ratios), np.array(health), dead
 
 
-def test_update_ratios_and_activation_health_match_plain_computations(tmp_path):
+def test_update_ratios_and_activation_health_match_plain_computations(tmp_path, path):
     g = torch.Generator().manual_seed(2)
     batches = [(torch.randn(32, 10, generator=g), torch.randint(0, 3, (32,), generator=g)) for _ in range(6)]
     runs = []
@@ -122,6 +136,25 @@ def test_update_ratios_and_activation_health_match_plain_computations(tmp_path):
     assert 0 < dead < 1
     assert Run(tmp_path / "True").instruments["activations"] == [{"name": "1", "kind": "relu"},
                                                                  {"name": "3", "kind": "saturating"}]
+
+
+def test_activation_health_on_each_path_is_torchs_bit_for_bit(path):
+    """The kernel's one pass against `health` and `positive` on awkward outputs: zeros and -0.0, NaN and inf,
+    both sides of the saturation limits, strided samples of uneven stride, vectors, 4-D, strided, half."""
+    g = torch.Generator().manual_seed(4)
+    big, odd = torch.randn(128, 256, generator=g), torch.randn(3, 7, 5, 9, generator=g)
+    edge = torch.tensor([0.97, -0.97, 0.03, 0.5, 0.0, -0.0, 1.0, math.nan, math.inf, -math.inf])
+    edge = torch.cat([edge, edge.nextafter(torch.tensor(math.inf)), edge.nextafter(torch.tensor(-math.inf))])
+    cases = [big.clamp(min=0), big.tanh(), big.sigmoid(), torch.zeros(64, 300), torch.randn(5, 20001, generator=g),
+             odd, odd.transpose(1, 3), edge.view(3, 10), edge, big.half(), big.double()]
+    modules = [nn.ReLU(), nn.Tanh(), nn.Sigmoid()]
+    for a in cases:
+        acts = Activations(nn.Sequential(*modules))
+        for i, m in enumerate(modules):
+            acts.measure(i, m, a)
+        got, want = acts.take(), torch.stack([health(a, m) for m in modules])
+        assert torch.equal(got.nan_to_num(-1).view(torch.int32), want.nan_to_num(-1).view(torch.int32)), a.shape
+        assert torch.equal(acts.alive[0], positive(a)) and acts.alive[1] is None
 
 
 def test_a_run_records_every_instrument_and_resumes(tmp_path):
