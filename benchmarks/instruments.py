@@ -41,8 +41,8 @@ def main() -> None:
             kept.append(acts.take())
             updates.before()
         opt.step()
-        if logged:
-            kept.append(updates.after())
+        if logged:   # as the step log: the next step's weights kept in the same pass when it is logged too
+            kept.append(updates.after(keep=(count[0] + 1) % every == 0))
         opt.zero_grad()
         if len(kept) > 100:   # the epoch's copy, in recording.py's place
             torch.cat([k.reshape(-1) for k in kept]).cpu()

@@ -92,8 +92,10 @@ def test_the_meter_leaves_training_as_it_was():
     assert torch.equal(state, torch.get_rng_state()) and all(p.grad is None for p in net.parameters())
 
 
-def plain_training(net, opt, batches, every, log=None):
-    """Train on `batches`, with the step log if given, and the references computed the plain way."""
+def plain_training(net, opt, batches, every, log=None, clamp=False):
+    """Train on `batches`, with the step log if given, and the references computed the plain way. `clamp`:
+    the log is told the optimizer stepped (as the training loop does), then the first layer's weights are
+    clamped, which the next update is applied to."""
     ratios, health, seen = [], [], []
     for i, (x, y) in enumerate(batches, 1):
         out = net(x)
@@ -109,13 +111,19 @@ def plain_training(net, opt, batches, every, log=None):
             log.step(i, torch.tensor(0.0), torch.tensor(0.0), 0.1)
         before = [p.detach().clone() for p in net.parameters()]
         opt.step()
+        if log and clamp:
+            log.stepped()
         if i % every == 0:
             ratios.append([((p.detach() - b).norm() / b.norm()).item() for p, b in zip(net.parameters(), before)])
+        if clamp:
+            with torch.no_grad():
+                net[0].weight.clamp_(-0.3, 0.3)
     dead = 1 - torch.stack(seen).any(0).any(0).float().mean().item()
     return np.array(ratios), np.array(health), dead
 
 
-def test_update_ratios_and_activation_health_match_plain_computations(tmp_path, path):
+@pytest.mark.parametrize("every, clamp", [(2, False), (1, True)])
+def test_update_ratios_and_activation_health_match_plain_computations(tmp_path, path, every, clamp):
     g = torch.Generator().manual_seed(2)
     batches = [(torch.randn(32, 10, generator=g), torch.randint(0, 3, (32,), generator=g)) for _ in range(6)]
     runs = []
@@ -125,13 +133,13 @@ def test_update_ratios_and_activation_health_match_plain_computations(tmp_path, 
         with torch.no_grad():
             net[0].bias.sub_(1.5)   # some units dead
         opt = torch.optim.Adam(net.parameters(), lr=0.05)
-        rec = StepLog(net, Run(tmp_path / str(log)), 2, updates=True, activations=True) if log else None
-        runs.append(plain_training(net, opt, batches, 2, rec) + ((rec.epoch(1),) if log else ()))
+        rec = StepLog(net, Run(tmp_path / str(log)), every, updates=True, activations=True) if log else None
+        runs.append(plain_training(net, opt, batches, every, rec, clamp) + ((rec.epoch(1),) if log else ()))
     (ratios, health, dead), (_, _, _, chunk) = runs
-    assert chunk["grad_step"].tolist() == [2, 4, 6]
+    assert chunk["grad_step"].tolist() == list(range(every, 7, every))
     np.testing.assert_allclose(chunk["update"], ratios, rtol=1e-5)
     np.testing.assert_allclose(chunk["act"], health, rtol=1e-6)
-    assert chunk["act"].shape == (3, 2, len(ACTS))
+    assert chunk["act"].shape == (6 // every, 2, len(ACTS))
     np.testing.assert_allclose(chunk["act_dead"][0, 0], dead) and np.isnan(chunk["act_dead"][0, 1])
     assert 0 < dead < 1
     assert Run(tmp_path / "True").instruments["activations"] == [{"name": "1", "kind": "relu"},
@@ -145,8 +153,9 @@ def test_activation_health_on_each_path_is_torchs_bit_for_bit(path):
     big, odd = torch.randn(128, 256, generator=g), torch.randn(3, 7, 5, 9, generator=g)
     edge = torch.tensor([0.97, -0.97, 0.03, 0.5, 0.0, -0.0, 1.0, math.nan, math.inf, -math.inf])
     edge = torch.cat([edge, edge.nextafter(torch.tensor(math.inf)), edge.nextafter(torch.tensor(-math.inf))])
-    cases = [big.clamp(min=0), big.tanh(), big.sigmoid(), torch.zeros(64, 300), torch.randn(5, 20001, generator=g),
-             odd, odd.transpose(1, 3), edge.view(3, 10), edge, big.half(), big.double()]
+    cases = [big.clamp(min=0), big.tanh(), big.sigmoid(), torch.zeros(64, 300), torch.ones(10, 1000),
+             torch.randn(5, 20001, generator=g), odd, odd.transpose(1, 3), edge.view(3, 10), edge, big.half(),
+             big.double()]
     modules = [nn.ReLU(), nn.Tanh(), nn.Sigmoid()]
     for a in cases:
         acts = Activations(nn.Sequential(*modules))

@@ -27,13 +27,13 @@ def _kernel(*flags: str):
     if lib:
         ptr, i64 = ctypes.c_void_p, ctypes.c_int64
         lib.keep.argtypes = [ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr]
-        lib.step_squares.argtypes = [ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ptr, ptr]
+        lib.step_squares.argtypes = [ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ptr, ptr, ctypes.c_int]
         lib.health.argtypes = [ptr, i64, i64, i64, ctypes.c_int, ctypes.c_float, ptr, ptr]
     return lib
 
 
 def _on_cpu(t: torch.Tensor) -> ctypes.CDLL | None:
-    return _kernel() if t.device.type == "cpu" else None
+    return _kernel() if t.is_cpu else None
 
 
 class Updates:
@@ -44,31 +44,45 @@ class Updates:
     (kernels/instruments.cpp; a clone, a sub and two norms per tensor cost 5x more); others by foreach ops."""
 
     def __init__(self, params: list[torch.Tensor]):
-        self.params, self.saved, self.where, self.lib, self.pending = params, [], None, None, False
+        self.params, self.saved, self.where, self.lib = params, [], None, None
+        self.pending, self.kept = False, None   # kept: the weights' versions when `after(keep=True)` kept them
+
+    def versions(self) -> list[int]:
+        return [p._version for p in self.params]   # in-place changes count up, the optimizer's among them
 
     @torch.no_grad()
     def before(self) -> None:
+        """Keep the weights; nothing to do when `after(keep=True)` kept them and none has changed since."""
+        self.pending = True
+        if self.kept is not None and self.kept == self.versions():
+            return
         if not self.saved:
             self.saved = [torch.empty_like(p) for p in self.params]
             self.where = native.pointers(self.saved)
-        fits = all(p.dtype == torch.float32 and p.is_contiguous() and p.device.type == "cpu" for p in self.params)
+        fits = all(p.dtype == torch.float32 and p.is_contiguous() and p.is_cpu for p in self.params)
         self.lib = _kernel() if fits else None
         if self.lib:
             native.call(self.lib.keep, self.params, self.where)
         else:
             torch._foreach_copy_(self.saved, [p.detach() for p in self.params])
-        self.pending = True
 
     @torch.no_grad()
-    def after(self) -> torch.Tensor:
+    def after(self, keep: bool = False) -> torch.Tensor:
+        """The step's ratios; with `keep` (the next step is logged too) the same pass keeps the weights for it,
+        which saves the next `before()` a read and a write of all of them."""
         self.pending = False
         if self.lib:
             step, was = torch.empty(2, len(self.params), dtype=torch.float64)
-            native.call(self.lib.step_squares, self.params, self.where, step, was)
-            return (step / was).sqrt().float()
-        was = torch.stack(torch._foreach_norm(self.saved, 2))
-        torch._foreach_sub_(self.saved, [p.detach() for p in self.params])
-        return torch.stack(torch._foreach_norm(self.saved, 2)).float() / was.float()
+            native.call(self.lib.step_squares, self.params, self.where, step, was, int(keep))
+            ratio = (step / was).sqrt().float()
+        else:
+            was = torch.stack(torch._foreach_norm(self.saved, 2))
+            torch._foreach_sub_(self.saved, [p.detach() for p in self.params])
+            ratio = torch.stack(torch._foreach_norm(self.saved, 2)).float() / was.float()
+            if keep:
+                torch._foreach_copy_(self.saved, [p.detach() for p in self.params])
+        self.kept = self.versions() if keep else None
+        return ratio
 
 
 def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -139,10 +153,10 @@ class Activations:
                 self.measure(i, module, output.detach())
         return hook
 
-    @torch.no_grad()
     def measure(self, i: int, module: nn.Module, a: torch.Tensor) -> None:
         """Row i of the table: health(a); for the ReLU family, OR positive(a) into the layer's units alive. On
-        the CPU one kernel pass (kernels/instruments.cpp; torch's ops cost ~10x more), elsewhere torch's ops."""
+        the CPU one kernel pass (kernels/instruments.cpp; torch's ops cost ~10x more), elsewhere torch's ops.
+        `a` is detached: no grad mode to enter (~5 us a layer)."""
         if self.table is None:
             self.table = torch.full((len(self.names), len(ACTS)), float("nan"), device=a.device)
         units = math.prod(a.shape[1:]) if a.dim() > 1 else a.numel()

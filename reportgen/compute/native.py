@@ -52,12 +52,13 @@ def _order(sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 def call(fn, tensors: list[torch.Tensor], *args) -> np.ndarray:
     """Run a per-tensor kernel entry (count, pointers, sizes, largest-first order, threads, *args) on float32
-    copies only where a tensor is not one already (half, strided); args are numpy arrays or CPU tensors.
-    Returns the sizes."""
+    copies only where a tensor is not one already (half, strided); args are numpy arrays, CPU tensors (their
+    data) or numbers. Returns the sizes."""
     xs = [t if t.dtype == torch.float32 and t.is_contiguous() else t.detach().float().contiguous() for t in tensors]
     sizes, order = _order(tuple(x.numel() for x in xs))
     fn(len(xs), pointers(xs).ctypes.data, sizes.ctypes.data, order.ctypes.data, min(torch.get_num_threads(), len(xs)),
-       *(a.ctypes.data if isinstance(a, np.ndarray) else a.data_ptr() for a in args))
+       *(a.ctypes.data if isinstance(a, np.ndarray) else a.data_ptr() if isinstance(a, torch.Tensor) else a
+         for a in args))
     return sizes
 
 

@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "each.h"
+#ifdef __SSE2__
+#include <immintrin.h>
+#endif
 #if defined(__x86_64__) && defined(__linux__) && !defined(PLAIN)
 #define WIDE __attribute__((target_clones("avx2", "default")))   // an AVX2 copy, picked at load where it runs
 #else
@@ -22,8 +25,23 @@ double total(const double* s) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] 
 typedef float floats __attribute__((vector_size(16)));    // 4 lanes, as GCC and clang spell a SIMD register
 typedef double doubles __attribute__((vector_size(32)));  // their 4 lanes widened
 
-// Σ (w − v)², the difference rounded to float as torch's subtraction rounds it, and Σ v², over n entries
-WIDE void squares(const float* w, const float* v, int64_t n, double* step, double* was) {
+// dst = src, n floats, stored past the caches: they are read again only after the optimizer has swept them
+void copy(float* dst, const float* src, int64_t n) {
+#ifdef __SSE2__
+  int64_t i = 0;
+  for (; i < n && reinterpret_cast<uintptr_t>(dst + i) % 16; ++i) dst[i] = src[i];
+  for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+  _mm_sfence();
+#else
+  std::memcpy(dst, src, n * sizeof(float));
+#endif
+}
+
+// Σ (w − v)², the difference rounded to float as torch's subtraction rounds it, and Σ v², over n entries; with
+// Keep, v = w after (the next step's weights, kept in the same pass)
+template <bool Keep>
+WIDE void squares(const float* w, float* v, int64_t n, double* step, double* was) {
   doubles s[2] = {}, o[2] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -34,6 +52,7 @@ WIDE void squares(const float* w, const float* v, int64_t n, double* step, doubl
       doubles d = __builtin_convertvector(a - b, doubles), e = __builtin_convertvector(b, doubles);
       s[j] += d * d;
       o[j] += e * e;
+      if (Keep) std::memcpy(v + i + 4 * j, &a, sizeof a);
     }
   double sum[LANES], old[LANES];
   std::memcpy(sum, s, sizeof sum);
@@ -42,6 +61,7 @@ WIDE void squares(const float* w, const float* v, int64_t n, double* step, doubl
     double d = w[i] - v[i], b = v[i];
     sum[0] += d * d;
     old[0] += b * b;
+    if (Keep) v[i] = w[i];
   }
   *step = total(sum);
   *was = total(old);
@@ -67,21 +87,52 @@ WIDE void tally(const float* x, int64_t rows, int64_t cols, float limit, int64_t
     *saturated += s;
   }
 }
+
+// The ((m - 1) / 2)-th smallest of the m non-zero |x| at x[0], x[stride]… below n, as bits (for floats >= 0
+// they order as the values, a NaN last), NaN when m = 0: a histogram of their top bits finds the bin holding
+// it, nth_element finishes among that bin's few (on all of them it mispredicts every other comparison).
+float median(const uint32_t* u, int64_t n, int64_t stride) {
+  constexpr int SHIFT = 20;   // 2^11 bins: 8 per binade
+  std::vector<uint32_t> v((n + stride - 1) / stride);
+  int64_t m = 0;
+  for (int64_t i = 0; i < n; i += stride) {   // branch-free: ReLU's zeros come at random
+    uint32_t a = u[i] & 0x7fffffffu;
+    v[m] = a;
+    m += a != 0;
+  }
+  if (!m) return std::numeric_limits<float>::quiet_NaN();
+  uint32_t h[1 << (31 - SHIFT)] = {};
+  for (int64_t j = 0; j < m; ++j) h[v[j] >> SHIFT]++;
+  int64_t k = (m - 1) / 2, kept = 0;
+  uint32_t bin = 0;
+  for (; k >= h[bin]; k -= h[bin++]) {}
+  for (int64_t j = 0; j < m; ++j) {
+    v[kept] = v[j];
+    kept += v[j] >> SHIFT == bin;
+  }
+  std::nth_element(v.begin(), v.begin() + k, v.begin() + kept);
+  float f;
+  std::memcpy(&f, &v[k], sizeof f);
+  return f;
+}
 }  // namespace
 
 // Before the step: saved[t] = w[t], per tensor t.
 extern "C" void keep(int count, const uint64_t* ptrs, const int64_t* sizes, const int* order, int threads,
                      const uint64_t* saved) {
   each(count, order, threads, [&](int t) {
-    std::memcpy(reinterpret_cast<float*>(saved[t]), reinterpret_cast<const float*>(ptrs[t]), sizes[t] * sizeof(float));
+    copy(reinterpret_cast<float*>(saved[t]), reinterpret_cast<const float*>(ptrs[t]), sizes[t]);
   });
 }
 
-// After it, in one read of both: step[t] = Σ (w[t] − saved[t])² and was[t] = Σ saved[t]².
+// After it, in one read of both: step[t] = Σ (w[t] − saved[t])² and was[t] = Σ saved[t]²; with keep, then
+// saved[t] = w[t], for the next step.
 extern "C" void step_squares(int count, const uint64_t* ptrs, const int64_t* sizes, const int* order, int threads,
-                             const uint64_t* saved, double* step, double* was) {
+                             const uint64_t* saved, double* step, double* was, int keep) {
   each(count, order, threads, [&](int t) {
-    squares(reinterpret_cast<const float*>(ptrs[t]), reinterpret_cast<const float*>(saved[t]), sizes[t], step + t, was + t);
+    auto w = reinterpret_cast<const float*>(ptrs[t]);
+    auto v = reinterpret_cast<float*>(saved[t]);
+    (keep ? squares<true> : squares<false>)(w, v, sizes[t], step + t, was + t);
   });
 }
 
@@ -93,17 +144,7 @@ extern "C" void health(const float* x, int64_t rows, int64_t cols, int64_t strid
                        float* out, uint8_t* alive) {
   const int64_t n = rows * cols;
   const uint32_t* u = reinterpret_cast<const uint32_t*>(x);
-  std::vector<uint32_t> sample;   // |x| as bits: for floats >= 0 they order as the values, a NaN last
-  sample.reserve(n / stride + 1);
-  for (int64_t i = 0; i < n; i += stride)
-    if (uint32_t a = u[i] & 0x7fffffffu) sample.push_back(a);
-  if (sample.empty()) {
-    out[0] = std::numeric_limits<float>::quiet_NaN();
-  } else {
-    auto mid = sample.begin() + (sample.size() - 1) / 2;
-    std::nth_element(sample.begin(), mid, sample.end());
-    std::memcpy(out, &*mid, sizeof(float));
-  }
+  out[0] = median(u, n, stride);
   int64_t zeros = 0, saturated = 0;
   std::vector<uint8_t> positive(alive ? cols : 0), nan(alive ? cols : 0);
   auto go = alive ? tally<0, true> : kind == 1 ? tally<1, false> : kind == 2 ? tally<2, false> : tally<0, false>;
