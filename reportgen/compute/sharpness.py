@@ -26,29 +26,35 @@ def hvp_operator(model: torch.nn.Module, params: list[torch.Tensor], x, y,
 def lanczos(op: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, iterations: int) \
         -> tuple[torch.Tensor, torch.Tensor]:
     """The largest eigenvalue of the symmetric operator `op` and its unit eigenvector, from `iterations` Lanczos
-    steps started at `start` with full reorthogonalisation. Nothing is read back to the host."""
+    steps started at `start`: the three-term recurrence, then one Gram-Schmidt pass against the whole basis (full
+    reorthogonalisation), the basis kept in one preallocated [iterations, n] block, so each step reads it twice
+    and allocates nothing (stacking it anew each step cost more than the products). Nothing is read back to the
+    host."""
     k = min(iterations, start.numel())
-    q = start / start.norm()
-    basis, alphas, betas = [q], [], []
+    basis = torch.empty(k, start.numel(), dtype=start.dtype, device=start.device)
+    basis[0] = start / start.norm()
+    alphas, betas = [], []
     for j in range(k):
+        q = basis[j]
         w = op(q)
         alpha = torch.dot(w, q)
         alphas.append(alpha)
-        stacked = torch.stack(basis)
-        w = w - stacked.T @ (stacked @ w)   # full reorthogonalisation, twice: Gram-Schmidt's second pass
-        w = w - stacked.T @ (stacked @ w)
+        w -= alpha * q
+        if j:
+            w -= betas[-1] * basis[j - 1]
+        done = basis[:j + 1]
+        w -= done.T @ (done @ w)
         if j == k - 1:
             break
         beta = w.norm().clamp_min(torch.finfo(w.dtype).tiny)
         betas.append(beta)
-        q = w / beta
-        basis.append(q)
+        torch.div(w, beta, out=basis[j + 1])
     t = torch.diag(torch.stack(alphas))
     if betas:
         off = torch.stack(betas)
         t = t + torch.diag(off, 1) + torch.diag(off, -1)
     values, vectors = torch.linalg.eigh(t.double())
-    ritz = torch.stack(basis).T @ vectors[:, -1].to(start.dtype)
+    ritz = basis.T @ vectors[:, -1].to(start.dtype)
     return values[-1].to(start.dtype), ritz / ritz.norm()
 
 
