@@ -135,6 +135,16 @@ class Meter:
         limit = c / lr if lr > 0 else math.inf
         return torch.stack([top.float(), torch.full((), limit, device=device), trace.float(), se.float()])
 
+    def state(self) -> dict:
+        """What a resumed run needs to measure as an uninterrupted one would: the warm start and the generator
+        (the dropout masks' seeds and the trace's probes)."""
+        return {"vector": self.vector, "generator": self.generator.get_state()}
+
+    def restore(self, state: dict) -> None:
+        vector = state["vector"]
+        self.vector = None if vector is None else vector.to(self.params[0].device)
+        self.generator.set_state(state["generator"])
+
     def due(self, step: int | None = None, epoch: int | None = None) -> bool:
         """Whether to measure after `step` (steps > 0) or at the end of `epoch` (otherwise)."""
         if self.steps:
