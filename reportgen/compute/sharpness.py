@@ -27,9 +27,8 @@ def lanczos(op: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, ite
         -> tuple[torch.Tensor, torch.Tensor]:
     """The largest eigenvalue of the symmetric operator `op` and its unit eigenvector, from `iterations` Lanczos
     steps started at `start`: the three-term recurrence, then one Gram-Schmidt pass against the whole basis (full
-    reorthogonalisation), the basis kept in one preallocated [iterations, n] block, so each step reads it twice
-    and allocates nothing (stacking it anew each step cost more than the products). Nothing is read back to the
-    host."""
+    reorthogonalisation), the basis kept in one preallocated [iterations, n] block that each step reads twice
+    (stacking it anew each step cost more than the products). Nothing is read back to the host."""
     k = min(iterations, start.numel())
     basis = torch.empty(k, start.numel(), dtype=start.dtype, device=start.device)
     basis[0] = start / start.norm()
@@ -39,11 +38,11 @@ def lanczos(op: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, ite
         w = op(q)
         alpha = torch.dot(w, q)
         alphas.append(alpha)
-        w -= alpha * q
+        w.addcmul_(q, alpha, value=-1)   # in place: a temporary of n costs about as much as the pass
         if j:
-            w -= betas[-1] * basis[j - 1]
+            w.addcmul_(basis[j - 1], betas[-1], value=-1)
         done = basis[:j + 1]
-        w -= done.T @ (done @ w)
+        w.addmv_(done.T, done @ w, alpha=-1)
         if j == k - 1:
             break
         beta = w.norm().clamp_min(torch.finfo(w.dtype).tiny)
@@ -121,7 +120,7 @@ class Meter:
             torch.manual_seed(int(torch.randint(0, 2 ** 31, (), generator=self.generator)))  # a fixed dropout mask
             hvp = hvp_operator(self.model, self.params, self.x, self.y, self.loss_fn)
             n, dtype, device = sum(p.numel() for p in self.params), self.params[0].dtype, self.params[0].device
-            op = hvp if scale is None else (lambda v: scale * hvp(scale * v))
+            op = hvp if scale is None else (lambda v: hvp(scale * v).mul_(scale))
             if self.vector is None:
                 self.vector = torch.randn(n, generator=self.generator).to(dtype).to(device)
             if scale is not None and not bool(torch.isfinite(scale[:1]).all()):
