@@ -56,7 +56,8 @@ def call(fn, tensors: list[torch.Tensor], *args) -> np.ndarray:
     data) or numbers. Returns the sizes."""
     xs = [t if t.dtype == torch.float32 and t.is_contiguous() else t.detach().float().contiguous() for t in tensors]
     sizes, order = _order(tuple(x.numel() for x in xs))
-    fn(len(xs), pointers(xs).ctypes.data, sizes.ctypes.data, order.ctypes.data, min(torch.get_num_threads(), len(xs)),
+    ptrs = pointers(xs)   # held: a temporary's address would outlive it
+    fn(len(xs), ptrs.ctypes.data, sizes.ctypes.data, order.ctypes.data, min(torch.get_num_threads(), len(xs)),
        *(a.ctypes.data if isinstance(a, np.ndarray) else a.data_ptr() if isinstance(a, torch.Tensor) else a
          for a in args))
     return sizes
