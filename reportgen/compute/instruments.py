@@ -114,7 +114,8 @@ def health(a: torch.Tensor, module: nn.Module) -> torch.Tensor:
     sample = flat[::stride].abs().sort().values   # the zeros lead
     zero = (sample == 0).sum()
     at = (zero + (sample.numel() - zero - 1).clamp(min=0) // 2).clamp(max=sample.numel() - 1)
-    median = sample[at].masked_fill(zero == sample.numel(), float("nan"))
+    # gather, not sample[at]: a 0-d tensor as an index is read back to the host, which waits for a GPU
+    median = sample.gather(0, at.reshape(1))[0].masked_fill(zero == sample.numel(), float("nan"))
     zeros = (flat == 0).float().mean()
     if isinstance(module, nn.Tanh):
         saturated = (flat.abs() > SATURATED).float().mean()
