@@ -43,18 +43,20 @@ def test_the_detector_sees_each_kind_of_traffic_and_nothing_else():
 
 
 def test_a_recorded_step_sends_nothing_between_host_and_device(tmp_path):
-    """The training loop's steps recorded every step and clipped, and the step log under a GradScaler's
-    scale, on the meta device: no call reads a value back or sends host data over."""
+    """The training loop's steps recorded every step (and every other: the update ratios' two paths) and
+    clipped, with the instruments, and the step log under a GradScaler's scale, on the meta device: no call
+    reads a value back or sends host data over."""
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
     net = net.to(META)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0)
     x, y = torch.empty(32, 3, 2, 2, device=META), torch.empty(32, dtype=torch.long, device=META)
-    rec = StepLog(net, Run(tmp_path / "run"), every=1, clip=1.0)
     order = batches(32, 8, torch.Generator().manual_seed(0), META)
-    step = train_steps(net, opt, sched, rec, x, y, order[:1], 0, 1.0)   # what is made once is made here
-    assert traffic(lambda: train_steps(net, opt, sched, rec, x, y, order[1:], step, 1.0)) == []
+    for every in (2, 1):
+        rec = StepLog(net, Run(tmp_path / str(every)), every=every, clip=1.0, updates=True, activations=True)
+        step = train_steps(net, opt, sched, rec, x, y, order[:2], 0, 1.0)   # what is made once is made here
+        assert traffic(lambda: train_steps(net, opt, sched, rec, x, y, order[2:], step, 1.0)) == []
     scale = torch.full((), 2.0 ** -16, device=META)
     assert traffic(lambda: rec.step(9, torch.zeros((), device=META), torch.zeros((), device=META), 1e-3, scale)) == []
     assert traffic(lambda: stats.global_norm([p.grad for p in net.parameters()])) == []

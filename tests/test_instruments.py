@@ -9,11 +9,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reportgen.compute import train
+from reportgen.compute import instruments, train
+from reportgen.compute.instruments import Activations, health, positive
 from reportgen.compute.sharpness import Meter, hutchinson, hvp_operator, lanczos
 from reportgen.compute.steplog import StepLog
 from reportgen.declare import SGD, Adam, Experiment, MLP, Record, ReLU, Sharpness, SpecError, Synthetic, Tanh
 from reportgen.store.rundir import ACTS, Run
+
+
+PLAIN = ("-DPLAIN", "-fno-openmp")   # the kernel as built without AVX2 or OpenMP (another machine's)
+
+
+@pytest.fixture(params=["kernel", "plain kernel", "torch"])
+def path(request, monkeypatch):
+    """Every implementation of the per-step instruments: the CPU kernel as built here (AVX2, OpenMP), as built
+    elsewhere (portable C++, its own threads), and torch's ops, as on a GPU."""
+    lib = None if request.param == "torch" else instruments._kernel(*PLAIN * (request.param == "plain kernel"))
+    assert lib or request.param == "torch", "no C++ compiler: the CPU kernel is untested"
+    monkeypatch.setattr(instruments, "_kernel", lambda: lib)
+    return request.param
 
 
 def tiny_net(dtype=torch.float64):
@@ -78,8 +92,10 @@ def test_the_meter_leaves_training_as_it_was():
     assert torch.equal(state, torch.get_rng_state()) and all(p.grad is None for p in net.parameters())
 
 
-def plain_training(net, opt, batches, every, log=None):
-    """Train on `batches`, with the step log if given, and the references computed the plain way."""
+def plain_training(net, opt, batches, every, log=None, clamp=False):
+    """Train on `batches`, with the step log if given, and the references computed the plain way. `clamp`:
+    the log is told the optimizer stepped (as the training loop does), then the first layer's weights are
+    clamped, which the next update is applied to."""
     ratios, health, seen = [], [], []
     for i, (x, y) in enumerate(batches, 1):
         out = net(x)
@@ -95,13 +111,19 @@ def plain_training(net, opt, batches, every, log=None):
             log.step(i, torch.tensor(0.0), torch.tensor(0.0), 0.1)
         before = [p.detach().clone() for p in net.parameters()]
         opt.step()
+        if log and clamp:
+            log.stepped()
         if i % every == 0:
             ratios.append([((p.detach() - b).norm() / b.norm()).item() for p, b in zip(net.parameters(), before)])
+        if clamp:
+            with torch.no_grad():
+                net[0].weight.clamp_(-0.3, 0.3)
     dead = 1 - torch.stack(seen).any(0).any(0).float().mean().item()
     return np.array(ratios), np.array(health), dead
 
 
-def test_update_ratios_and_activation_health_match_plain_computations(tmp_path):
+@pytest.mark.parametrize("every, clamp", [(2, False), (1, True)])
+def test_update_ratios_and_activation_health_match_plain_computations(tmp_path, path, every, clamp):
     g = torch.Generator().manual_seed(2)
     batches = [(torch.randn(32, 10, generator=g), torch.randint(0, 3, (32,), generator=g)) for _ in range(6)]
     runs = []
@@ -111,17 +133,37 @@ def test_update_ratios_and_activation_health_match_plain_computations(tmp_path):
         with torch.no_grad():
             net[0].bias.sub_(1.5)   # some units dead
         opt = torch.optim.Adam(net.parameters(), lr=0.05)
-        rec = StepLog(net, Run(tmp_path / str(log)), 2, updates=True, activations=True) if log else None
-        runs.append(plain_training(net, opt, batches, 2, rec) + ((rec.epoch(1),) if log else ()))
+        rec = StepLog(net, Run(tmp_path / str(log)), every, updates=True, activations=True) if log else None
+        runs.append(plain_training(net, opt, batches, every, rec, clamp) + ((rec.epoch(1),) if log else ()))
     (ratios, health, dead), (_, _, _, chunk) = runs
-    assert chunk["grad_step"].tolist() == [2, 4, 6]
+    assert chunk["grad_step"].tolist() == list(range(every, 7, every))
     np.testing.assert_allclose(chunk["update"], ratios, rtol=1e-5)
     np.testing.assert_allclose(chunk["act"], health, rtol=1e-6)
-    assert chunk["act"].shape == (3, 2, len(ACTS))
+    assert chunk["act"].shape == (6 // every, 2, len(ACTS))
     np.testing.assert_allclose(chunk["act_dead"][0, 0], dead) and np.isnan(chunk["act_dead"][0, 1])
     assert 0 < dead < 1
     assert Run(tmp_path / "True").instruments["activations"] == [{"name": "1", "kind": "relu"},
                                                                  {"name": "3", "kind": "saturating"}]
+
+
+def test_activation_health_on_each_path_is_torchs_bit_for_bit(path):
+    """The kernel's one pass against `health` and `positive` on awkward outputs: zeros and -0.0, NaN and inf,
+    both sides of the saturation limits, strided samples of uneven stride, vectors, 4-D, strided, half."""
+    g = torch.Generator().manual_seed(4)
+    big, odd = torch.randn(128, 256, generator=g), torch.randn(3, 7, 5, 9, generator=g)
+    edge = torch.tensor([0.97, -0.97, 0.03, 0.5, 0.0, -0.0, 1.0, math.nan, math.inf, -math.inf])
+    edge = torch.cat([edge, edge.nextafter(torch.tensor(math.inf)), edge.nextafter(torch.tensor(-math.inf))])
+    cases = [big.clamp(min=0), big.tanh(), big.sigmoid(), torch.zeros(64, 300), torch.ones(10, 1000),
+             torch.randn(5, 20001, generator=g), odd, odd.transpose(1, 3), edge.view(3, 10), edge, big.half(),
+             big.double()]
+    modules = [nn.ReLU(), nn.Tanh(), nn.Sigmoid()]
+    for a in cases:
+        acts = Activations(nn.Sequential(*modules))
+        for i, m in enumerate(modules):
+            acts.measure(i, m, a)
+        got, want = acts.take(), torch.stack([health(a, m) for m in modules])
+        assert torch.equal(got.nan_to_num(-1).view(torch.int32), want.nan_to_num(-1).view(torch.int32)), a.shape
+        assert torch.equal(acts.alive[0], positive(a)) and acts.alive[1] is None
 
 
 def test_a_run_records_every_instrument_and_resumes(tmp_path):
@@ -139,6 +181,34 @@ def test_a_run_records_every_instrument_and_resumes(tmp_path):
     alone = Run(tmp_path / "alone")   # one instrument without the others
     train.train(replace(exp, record=Record(every=1, snapshots=0, sharpness=Sharpness(steps=3, iterations=4))), alone)
     assert alone.epochs()["sharp_step"].tolist() == [0, 3, 6] and not alone.has("updates")
+
+
+def test_a_resumed_run_measures_the_sharpness_an_uninterrupted_one_does(tmp_path):
+    """The warm start and the generator travel with the checkpoint: a run killed in its third epoch and resumed
+    gives the same estimates (at one thread, to 1e-6) as one that ran through."""
+    exp = Experiment(name="t", model=MLP(depth=3, width=16, activation=ReLU()), optimizer=Adam(lr=1e-2),
+                     data=Synthetic(n_train=64, n_test=16, shape=(1, 4, 4), classes=3), epochs=4, batch_size=16,
+                     record=Record(every=1, snapshots=0, sharpness=Sharpness(iterations=6, batch=32, probes=3)))
+    whole, broken, threads = Run(tmp_path / "whole"), Run(tmp_path / "broken"), torch.get_num_threads()
+    calls = []
+
+    def crash(n):   # 4 steps an epoch: dies at the third epoch's second
+        calls.append(n)
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+    torch.set_num_threads(1)
+    try:
+        train.train(exp, whole)
+        with pytest.raises(KeyboardInterrupt):
+            train.train(exp, broken, progress=crash)
+        assert broken.status["epoch"] == 2
+        train.train(exp, broken)
+    finally:
+        torch.set_num_threads(threads)
+    a, b = whole.epochs(), broken.epochs()
+    assert a["sharp_step"].tolist() == b["sharp_step"].tolist() == [0, 4, 8, 12, 16]
+    for key in ("sharp", "trace", "trace_se"):
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-6, err_msg=key)
 
 
 def test_bad_sharpness_is_one_line():

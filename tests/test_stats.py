@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reportgen.compute import stats
+from reportgen.compute import native, stats
 from reportgen.compute.stats import PERCENTS, STATS, global_norm, grad_stats
 
 PLAIN = ("-DPLAIN", "-fno-openmp")   # the kernel as built without AVX2 or OpenMP (another machine's)
@@ -128,7 +128,7 @@ def test_the_kernel_writes_every_output_it_is_given(flags):
     lib = stats._kernel(*flags)
     zeros, ss = torch.full((3,), -1, dtype=torch.int64), torch.full((3,), float("nan"), dtype=torch.float64)
     bits = torch.full((3, 5), -1, dtype=torch.int32)
-    stats._call(lib.grad_stats, grads, np.asarray(PERCENTS, np.int32), bits, zeros, ss)
+    native.call(lib.grad_stats, grads, np.asarray(PERCENTS, np.int32), bits, zeros, ss)
     assert zeros.tolist() == [70_000, 10, 0] and ss.tolist() == [0.0, 0.0, 4.0 * 70_000]
     assert (bits[2].view(torch.float32) == 2.0).all()
 

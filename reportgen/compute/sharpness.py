@@ -26,29 +26,34 @@ def hvp_operator(model: torch.nn.Module, params: list[torch.Tensor], x, y,
 def lanczos(op: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, iterations: int) \
         -> tuple[torch.Tensor, torch.Tensor]:
     """The largest eigenvalue of the symmetric operator `op` and its unit eigenvector, from `iterations` Lanczos
-    steps started at `start` with full reorthogonalisation. Nothing is read back to the host."""
+    steps started at `start`: the three-term recurrence, then one Gram-Schmidt pass against the whole basis (full
+    reorthogonalisation), the basis kept in one preallocated [iterations, n] block that each step reads twice
+    (stacking it anew each step cost more than the products). Nothing is read back to the host."""
     k = min(iterations, start.numel())
-    q = start / start.norm()
-    basis, alphas, betas = [q], [], []
+    basis = torch.empty(k, start.numel(), dtype=start.dtype, device=start.device)
+    basis[0] = start / start.norm()
+    alphas, betas = [], []
     for j in range(k):
+        q = basis[j]
         w = op(q)
         alpha = torch.dot(w, q)
         alphas.append(alpha)
-        stacked = torch.stack(basis)
-        w = w - stacked.T @ (stacked @ w)   # full reorthogonalisation, twice: Gram-Schmidt's second pass
-        w = w - stacked.T @ (stacked @ w)
+        w.addcmul_(q, alpha, value=-1)   # in place: a temporary of n costs about as much as the pass
+        if j:
+            w.addcmul_(basis[j - 1], betas[-1], value=-1)
+        done = basis[:j + 1]
+        w.addmv_(done.T, done @ w, alpha=-1)
         if j == k - 1:
             break
         beta = w.norm().clamp_min(torch.finfo(w.dtype).tiny)
         betas.append(beta)
-        q = w / beta
-        basis.append(q)
+        torch.div(w, beta, out=basis[j + 1])
     t = torch.diag(torch.stack(alphas))
     if betas:
         off = torch.stack(betas)
         t = t + torch.diag(off, 1) + torch.diag(off, -1)
     values, vectors = torch.linalg.eigh(t.double())
-    ritz = torch.stack(basis).T @ vectors[:, -1].to(start.dtype)
+    ritz = basis.T @ vectors[:, -1].to(start.dtype)
     return values[-1].to(start.dtype), ritz / ritz.norm()
 
 
@@ -115,7 +120,7 @@ class Meter:
             torch.manual_seed(int(torch.randint(0, 2 ** 31, (), generator=self.generator)))  # a fixed dropout mask
             hvp = hvp_operator(self.model, self.params, self.x, self.y, self.loss_fn)
             n, dtype, device = sum(p.numel() for p in self.params), self.params[0].dtype, self.params[0].device
-            op = hvp if scale is None else (lambda v: scale * hvp(scale * v))
+            op = hvp if scale is None else (lambda v: hvp(scale * v).mul_(scale))
             if self.vector is None:
                 self.vector = torch.randn(n, generator=self.generator).to(dtype).to(device)
             if scale is not None and not bool(torch.isfinite(scale[:1]).all()):
@@ -128,6 +133,16 @@ class Meter:
                 b.copy_(saved)
         limit = c / lr if lr > 0 else math.inf
         return torch.stack([top.float(), torch.full((), limit, device=device), trace.float(), se.float()])
+
+    def state(self) -> dict:
+        """What a resumed run needs to measure as an uninterrupted one would: the warm start and the generator
+        (the dropout masks' seeds and the trace's probes)."""
+        return {"vector": self.vector, "generator": self.generator.get_state()}
+
+    def restore(self, state: dict) -> None:
+        vector = state["vector"]
+        self.vector = None if vector is None else vector.to(self.params[0].device)
+        self.generator.set_state(state["generator"])
 
     def due(self, step: int | None = None, epoch: int | None = None) -> bool:
         """Whether to measure after `step` (steps > 0) or at the end of `epoch` (otherwise)."""

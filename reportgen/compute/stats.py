@@ -3,81 +3,36 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..store.cache import user_cache
 from ..store.rundir import STATS
+from . import native
 
 PERCENTS = (5, 25, 50, 75, 95)   # picked in ascending order; STATS puts the median first
 _MEDIAN = PERCENTS.index(50)
 
-# The CPU path, compiled on first use (~2 s, cached per machine). Torch has no fused selection: on the CPU
-# its sort costs 3.4 training steps of the benchmark model, a bincount radix select with gathers (tried)
-# more than one; this kernel, which reads each tensor twice, a few hundredths (benchmarks/recording.py).
-_KERNEL = (Path(__file__).parent / "kernels" / "grad_stats.cpp").read_text()  # package data
 
-
+# The CPU path (kernels/grad_stats.cpp). Torch has no fused selection: on the CPU its sort costs 3.4 training
+# steps of the benchmark model, a bincount radix select with gathers (tried) more than one; this kernel, which
+# reads each tensor twice, a few hundredths (benchmarks/recording.py).
 @functools.cache
-def _kernel(*flags: str) -> ctypes.CDLL | None:
-    """The CPU kernel, built once per machine (and `flags`) into the user's cache, with OpenMP where the
-    compiler has it; None, with a warning, without a compiler."""
-    cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
-    tag = hashlib.sha1(f"{_KERNEL}{cxx}{platform.machine()}{flags}".encode()).hexdigest()[:12]
-    path = user_cache() / f"stats-{tag}.so"
-    if not path.exists():
-        tmp = path.with_name(f"{path.name}.{os.getpid()}")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for openmp in (["-fopenmp"], []):   # Apple's clang, for one, has no -fopenmp
-                done = subprocess.run([cxx or "c++", *openmp, "-O3", "-std=c++17", "-shared", "-fPIC", "-pthread",
-                                       *flags, "-x", "c++", "-", "-o", str(tmp)],
-                                      input=_KERNEL, text=True, capture_output=True, timeout=300)
-                if done.returncode == 0:
-                    break
-            done.check_returncode()
-            os.replace(tmp, path)
-        except (OSError, subprocess.SubprocessError) as e:
-            warnings.warn(f"reportgen.compute.stats: no C++ kernel ({e}); CPU gradient statistics fall back to a "
-                          "slow torch sort", RuntimeWarning)
-            return None
-    lib = ctypes.CDLL(str(path))
-    ptr = ctypes.c_void_p
-    lib.grad_stats.argtypes = [ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ptr, ptr, ptr]
-    lib.sum_squares.argtypes = [ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr]
+def _kernel(*flags: str):
+    """The CPU kernel, built once per machine (and `flags`); None, with a warning, without a compiler."""
+    lib = native.build("grad_stats", "CPU gradient statistics fall back to a slow torch sort", *flags)
+    if lib:
+        ptr = ctypes.c_void_p
+        lib.grad_stats.argtypes = [ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr, ptr, ptr, ptr]
+        lib.sum_squares.argtypes = [ctypes.c_int, ptr, ptr, ptr, ctypes.c_int, ptr]
     return lib
-
-
-@functools.lru_cache(maxsize=8)
-def _order(sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    n = np.asarray(sizes, np.int64)
-    return n, np.argsort(-n, kind="stable").astype(np.int32)
-
-
-def _call(fn, grads: list[torch.Tensor], *args) -> np.ndarray:
-    """Run a kernel entry on float32 copies only where a gradient is not one already (half, strided);
-    args are numpy arrays or CPU tensors. Returns the sizes."""
-    xs = [g if g.dtype == torch.float32 and g.is_contiguous() else g.detach().float().contiguous() for g in grads]
-    sizes, order = _order(tuple(x.numel() for x in xs))
-    ptrs = np.fromiter((x.data_ptr() for x in xs), np.uint64, len(xs))
-    fn(len(xs), ptrs.ctypes.data, sizes.ctypes.data, order.ctypes.data, min(torch.get_num_threads(), len(xs)),
-       *(a.ctypes.data if isinstance(a, np.ndarray) else a.data_ptr() for a in args))
-    return sizes
 
 
 def _cpu(grads: list[torch.Tensor], lib: ctypes.CDLL) -> tuple[torch.Tensor, ...]:
     s = len(grads)
     bits, zeros = torch.zeros(s, 5, dtype=torch.int32), torch.empty(s, dtype=torch.int64)
     ss = torch.empty(s, dtype=torch.float64)
-    sizes = _call(lib.grad_stats, grads, np.asarray(PERCENTS, np.int32), bits, zeros, ss)
+    sizes = native.call(lib.grad_stats, grads, np.asarray(PERCENTS, np.int32), bits, zeros, ss)
     return bits, zeros, torch.from_numpy(sizes), ss.sqrt()
 
 
@@ -137,7 +92,7 @@ def global_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     lib = _on_cpu(grads)
     if lib:
         ss = torch.empty(len(grads), dtype=torch.float64)
-        _call(lib.sum_squares, grads, ss)
+        native.call(lib.sum_squares, grads, ss)
         return ss.sum().sqrt().float()
     norms = torch._foreach_norm([g.detach() for g in grads], 2, dtype=torch.float64)
     return torch.linalg.vector_norm(torch.stack(norms)).float()

@@ -70,9 +70,10 @@ class StepLog:
         self.updates = Updates(self.params) if updates else None
         self.acts = Activations(model) if activations else None
         self.meter = sharpness
+        self.next_logged = (start + 1) % every == 0
         if self.acts:
             run.write_instruments(activations=[{"name": n, "kind": k} for n, k in zip(self.acts.names, self.acts.kinds)])
-            self.acts.armed = (start + 1) % every == 0   # the next forward is a logged step's
+            self.acts.armed = self.next_logged   # the next forward is a logged step's
         self._reset()
 
     def _reset(self):
@@ -83,7 +84,7 @@ class StepLog:
     def stepped(self) -> None:
         """Call after the optimizer stepped (else the next `step` or `epoch` reads its update)."""
         if self.updates and self.updates.pending:
-            self.ratios.append(self.updates.after())
+            self.ratios.append(self.updates.after(keep=self.next_logged))
 
     def sharpness(self, step: int, optimizer, lr: float) -> None:
         """Measure the sharpness of the weights as they are after `step` (0: at initialisation)."""
@@ -113,8 +114,9 @@ class StepLog:
             self.updates.before()
         if logged and self.acts:
             self.health.append(self.acts.take())
+        self.next_logged = (step + 1) % self.every == 0
         if self.acts:
-            self.acts.armed = (step + 1) % self.every == 0
+            self.acts.armed = self.next_logged
         # on logged steps the table's per-tensor norms give the global one without another pass
         norm = global_norm(grads) if table is None else table[:, L2].double().square().sum().sqrt().float()
         if unscale is not None:

@@ -57,14 +57,14 @@ def train(exp: Experiment, run: Run, progress=None, final: str = "complete") -> 
     every = exp.record.every or auto_every(sum(1 for _ in model.parameters()), total, exp.record.disk_mb)
     if not run.exists():
         run.create(exp, env=environment(device))
-    start, clip = resume(run, model, opt, sched, order)
+    r = exp.record
+    sharpness = meter(r.sharpness, model, x_train, y_train, exp.seed) if r.sharpness else None
+    start, clip = resume(run, model, opt, sched, order, sharpness)
     if start == 0 and exp.clip is not None:
         clip = exp.clip.threshold if exp.clip.threshold != "auto" else probe_clip(exp, model, x_train, y_train,
                                                                                    order, total)
-    r = exp.record
     rec = StepLog(model, run, every, snapshot_steps(exp, per_epoch), clip, updates=r.updates,
-                  activations=r.activations, start=start * per_epoch,
-                  sharpness=meter(r.sharpness, model, x_train, y_train, exp.seed) if r.sharpness else None)
+                  activations=r.activations, start=start * per_epoch, sharpness=sharpness)
     if start == 0:
         rec.snapshot(0)
         if rec.meter:
@@ -84,7 +84,7 @@ def train(exp: Experiment, run: Run, progress=None, final: str = "complete") -> 
             run.set_status("diverged", epoch, bad, f"loss or gradient became NaN/inf at step {bad}")
             return "diverged"
         if epoch % exp.record.checkpoint_every == 0 or epoch == exp.epochs:
-            save_checkpoint(run, model, opt, sched, order, epoch, step, clip)
+            save_checkpoint(run, model, opt, sched, order, epoch, step, clip, rec.meter)
         if epoch < exp.epochs:
             run.set_status("running", epoch, step)
     # also reached by a run killed after its last checkpoint: resuming it only writes its final status
@@ -150,20 +150,25 @@ def probe_clip(exp: Experiment, model, x, y, order: torch.Generator, total: int)
     return float(torch.quantile(finite.double(), 0.9)) if finite.numel() else math.inf
 
 
-def save_checkpoint(run: Run, model, opt, sched, order, epoch: int, step: int, clip: float | None) -> None:
+def save_checkpoint(run: Run, model, opt, sched, order, epoch: int, step: int, clip: float | None,
+                    sharpness=None) -> None:
+    """The run's state after `epoch`, written atomically; with the sharpness Meter's warm start and generator."""
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "order": order.get_state(), **rng_states(), "epoch": epoch, "step": step, "clip": clip}, buf)
+                "order": order.get_state(), **rng_states(), "epoch": epoch, "step": step, "clip": clip,
+                **({"sharpness": sharpness.state()} if sharpness else {})}, buf)
     write_bytes(run.checkpoint, buf.getvalue())
 
 
-def resume(run: Run, model, opt, sched, order) -> tuple[int, float | None]:
-    """Load the checkpoint if there is one, drop what was written after it, and return its epoch and
-    clipping threshold."""
+def resume(run: Run, model, opt, sched, order, sharpness=None) -> tuple[int, float | None]:
+    """Load the checkpoint if there is one (into the sharpness Meter too, if it saved one's state), drop what
+    was written after it, and return its epoch and clipping threshold."""
     state = {"epoch": 0, "step": 0}
     if run.checkpoint.exists():
         state = run.read_checkpoint()
         restore(state, model, opt, sched, order)
+        if sharpness and "sharpness" in state:
+            sharpness.restore(state["sharpness"])
     for f in reversed(run.epoch_files()):  # from the last: a kill in between leaves no gap
         if int(f.stem) > state["epoch"]:
             f.unlink()

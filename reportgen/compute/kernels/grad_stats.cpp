@@ -1,12 +1,11 @@
 // Per tensor: a histogram of the top bits of the non-zero |g| (the bits of a float >= 0 order like its
 // value), then one vectorised pass for the sum of squares and the entries of the few bins the picks fall
-// in, where nth_element finishes. Built with -fopenmp, tensors share out on torch's own OpenMP threads:
-// the runtime is the one torch loaded, and its threads are still awake after backward.
+// in, where nth_element finishes. Tensors share out over threads as each.h says.
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
-#include <thread>
 #include <vector>
+
+#include "each.h"
 #if defined(__x86_64__) && !defined(PLAIN)
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma,popcnt")))
@@ -154,20 +153,6 @@ void stats(const float* x, int64_t n, const int* pct, uint32_t* out, int64_t* ze
     *put[q]++ = *p;
   }
   for (int q = 0; q < 5; ++q) nth(by_bin.data() + start[q], h[bin[q]], want[q], out + q);
-}
-
-template <class F> void each(int count, const int* order, int threads, F f) {   // largest first
-  std::atomic<int> next{0};
-  auto work = [&] { for (int t; (t = next++) < count;) f(order[t]); };
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-  work();
-#else
-  std::vector<std::thread> pool;
-  for (int k = 1; k < threads; ++k) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-#endif
 }
 }  // namespace
 
