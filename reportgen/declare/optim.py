@@ -1,7 +1,7 @@
 """How a run steps: optimizers, learning-rate schedules and gradient clipping."""
 from __future__ import annotations
 
-from dataclasses import field
+from dataclasses import field, fields
 from typing import Union
 
 from .spec import require, spec, within
@@ -16,8 +16,24 @@ def _check_lr(obj):
     require(all(lr > 0 for lr in lrs), obj, "lr", "a number > 0, or a pair (start, end) of numbers > 0")
 
 
+def label(name: str, options: dict, lr) -> str:
+    """How a sweep names an optimizer, short enough for a figure's axis: RMSprop(alpha=0.9) 0.001."""
+    given = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in options.items())
+    rate = "→".join(f"{v:g}" for v in lr) if isinstance(lr, tuple) else f"{lr:g}"
+    return f"{name}{f'({given})' if given else ''} {rate}"
+
+
+class Named:
+    """Adam, AdamW, SGD: labelled by their class, the fields not at their defaults and the lr (SGD(momentum=0.9) 0.03)."""
+
+    def label(self) -> str:
+        changed = {f.name: getattr(self, f.name) for f in fields(self)
+                   if f.name != "lr" and getattr(self, f.name) != f.default}
+        return label(type(self).__name__, changed, self.lr)
+
+
 @spec
-class Adam:
+class Adam(Named):
     lr: LR = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
@@ -26,7 +42,7 @@ class Adam:
 
 
 @spec
-class AdamW:
+class AdamW(Named):
     lr: LR = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
@@ -35,7 +51,7 @@ class AdamW:
 
 
 @spec
-class SGD:
+class SGD(Named):
     lr: LR = 0.01
     momentum: float = 0.0
     nesterov: bool = False
@@ -62,10 +78,7 @@ class Optim:
         require(self.name.isidentifier(), self, "name", "the name of an optimizer class, e.g. 'RMSprop'")
 
     def label(self) -> str:
-        """How a sweep names it, short enough for a figure's axis: RMSprop(alpha=0.9) 0.001."""
-        options = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.options.items())
-        lr = "→".join(f"{v:g}" for v in self.lr) if isinstance(self.lr, tuple) else f"{self.lr:g}"
-        return f"{self.name}{f'({options})' if options else ''} {lr}"
+        return label(self.name, self.options, self.lr)
 
 
 Optimizer = Union[Adam, AdamW, SGD, Optim]
