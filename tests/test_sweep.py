@@ -111,3 +111,12 @@ def test_the_sweep_has_a_page_listing_its_runs_and_no_cards_for_them(built):
         assert 'href="../lr-depth/index.html"' in member  # back to its sweep
         assert (folder / "site" / m.name / "gradient_diagram.gif").stat().st_size > 0
     assert len(re.findall(r"status-diverged", page)) == 2
+
+
+def test_a_sweep_over_optimizers_shows_short_labels_but_keeps_its_runs_folders():
+    """Adam and SGD gained a short label ("SGD 1"): titles and figures use it, the runs' folders stay as they were."""
+    sweep = Sweep(name="o", base=Experiment(name="b"), grid={"optimizer": (SGD(lr=1.0), spec.Adam(lr=3e-3))})
+    members = sweep.members()
+    assert [m.title for m in members] == ["o: optimizer SGD 1", "o: optimizer Adam 0.003"]
+    assert [m.name for m in members] == ["o.optimizersgd-lr-1.0-momentum-0.0-nesterov-false-weight-decay-0.0",
+                                         "o.optimizeradam-lr-0.003-betas-0.9-0.999-eps-1e-08-weight-decay-0.0"]

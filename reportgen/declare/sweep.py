@@ -12,6 +12,7 @@ from .claims import BestFalls, Runs, SweepClaim, check_recorded, short
 from .config import override
 from .demos import Demo
 from .experiment import Experiment
+from .optim import Named
 from .spec import SpecError, require, spec
 
 # what a sweep can compare, read from each run's epochs: the name and how it reads on an axis
@@ -31,6 +32,12 @@ def label(value) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(map(label, value)) + ")"
     return value.label() if hasattr(value, "label") else repr(value)
+
+
+def folder_label(value) -> str:
+    """A grid value as its run's folder spells it: as `label`, but Adam, AdamW and SGD by their whole repr, as
+    before they had a short label, so that runs made then keep their folders."""
+    return repr(value) if isinstance(value, Named) else label(value)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -108,7 +115,7 @@ class Sweep(Group):
                     why = str(e).removeprefix(f"--set {path}: ")
                     raise SpecError(f"Sweep.grid[{path!r}] = {value!r}: {why}") from None
             words = [f"{short(p)} {label(v)}" for p, v in zip(self.grid, values)]
-            slug = "_".join(re.sub(r"[^a-z0-9.]+", "-", f"{short(p)}{label(v)}".lower()).strip("-.")
+            slug = "_".join(re.sub(r"[^a-z0-9.]+", "-", f"{short(p)}{folder_label(v)}".lower()).strip("-.")
                             for p, v in zip(self.grid, values))
             result.append(override(override(exp, f"name={self.name + '.' + slug!r}"),
                                         f"title={self.name + ': ' + ', '.join(words)!r}"))  # short: frames show it
