@@ -35,9 +35,12 @@ def compute(group: Group, runs: list[Run], out: Run) -> None:
     result = {"names": np.array([r.path.name for r in runs]), "owner": owner, "step": steps,
               "coords": projection.coords, "explained": projection.explained,
               "epoch": np.zeros(len(steps)), "loss": np.zeros(len(steps))}
+    loaded = {}   # by data spec (its repr: a factory's options are a dict): a group's runs mostly share one
     for k in np.unique(owner):
         exp, mine = runs[k].config, owner == k
-        ds = data.load(exp.data)
+        if repr(exp.data) not in loaded:
+            loaded[repr(exp.data)] = data.load(exp.data)
+        ds = loaded[repr(exp.data)]
         model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes), ds.vocab).to(device)
         weights = Weights(model, runs[k], ds.x_train.to(device), exp.batch_size)
         x, y = (t[:group.samples].to(device) for t in (ds.x_train, ds.y_train))
@@ -45,7 +48,8 @@ def compute(group: Group, runs: list[Run], out: Run) -> None:
         result["epoch"][mine] = steps[mine] / math.ceil(len(ds.x_train) / exp.batch_size)
     same = all(r.config.model == runs[0].config.model and r.config.data == runs[0].config.data for r in runs)
     if group.plane and same:
-        result |= surface(group, runs[owner[0]].config, projection, mean, out, device)
+        exp = runs[owner[0]].config
+        result |= surface(group, exp, loaded[repr(exp.data)], projection, mean, out, device)
     out.write_compare(**result)
 
 
@@ -59,10 +63,9 @@ def problem(runs: list[Run], owner: list[int], paths: list) -> str:
     return "" if len(paths) >= 4 else "fewer than four weight snapshots in all"
 
 
-def surface(group: Group, exp, projection, mean: np.ndarray, out: Run, device) -> dict[str, np.ndarray]:
+def surface(group: Group, exp, ds, projection, mean: np.ndarray, out: Run, device) -> dict[str, np.ndarray]:
     """The training loss over the joint PCA plane centred at the snapshots' mean, spanning every run's path with a
-    margin; coefficients are distances along the unit directions, as the coordinates are."""
-    ds = data.load(exp.data)
+    margin, on the runs' data `ds`; coefficients are distances along the unit directions, as the coordinates are."""
     model = models.build(exp.model, tuple(ds.x_train.shape[1:]), len(ds.classes), ds.vocab).to(device)
     with torch.no_grad():
         torch.nn.utils.vector_to_parameters(torch.from_numpy(mean).to(device), model.parameters())

@@ -56,16 +56,17 @@ class Group(Demo):
         require(self.metric in METRICS, self, "metric", ", ".join(METRICS))
         require(self.plane == 0 or 5 <= self.plane <= 201, self, "plane", "0 (no loss surface) or 5 to 201 points")
         require(self.samples >= 1, self, "samples", "a number of training examples >= 1")
-        names = [m.name for m in self.members()]
-        require(len(set(names)) == len(names), self, self.VARIED, "values that differ in their written form")
+        members = self.members()
+        require(len({m.name for m in members}) == len(members), self, self.VARIED,
+                "values that differ in their written form")
         for claim in self.claims:
-            self._check_claim(claim)
+            self._check_claim(claim, {m.record for m in members})
 
-    def _check_claim(self, claim) -> None:
-        """A claim names fields of the grid (and, in Runs, values it holds)."""
+    def _check_claim(self, claim, records) -> None:
+        """A claim names fields of the grid (and, in Runs, values it holds, and what the runs' `records` record)."""
         grid = ", ".join(self.grid)
         if isinstance(claim, Runs):
-            for record in {exp.record for exp in self.members()}:
+            for record in records:
                 check_recorded(claim.claims, record, self)
             for path, value in claim.where.items():
                 require(path in self.grid, claim, "where", f"fields of the grid ({grid})")

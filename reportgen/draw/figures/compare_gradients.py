@@ -11,7 +11,7 @@ from ..style import Style
 from ...store.rundir import Run
 from . import Skipped, figure
 from .compare_loss import end_words, group, look
-from .gradient_diagram import MEDIAN, Q25, Q75, by_frame, frame_words, layer_positions, y_limits
+from .gradient_diagram import MEDIAN, Q25, Q75, by_frame, frame_words, layer_positions, outline, y_limits
 
 OVERLAID = 3   # "auto" draws up to this many runs on one axes, more in panels of their own
 PANELS = 16    # at most this many panels: more would be too small to read on a slide
@@ -78,7 +78,7 @@ class CompareGradients:
             j = max(0, np.searchsorted(d["label"], i + 1, side="right") - 1)  # its latest epoch up to this one
             g = d["grad"][j][weights]
             line.set_ydata(g[:, MEDIAN])
-            band.set_verts([np.concatenate([np.column_stack([x, g[:, Q25]]), np.column_stack([x[::-1], g[::-1, Q75]])])])
+            band.set_verts([outline(x, g[:, Q25], g[:, Q75])])
             last = j == len(d["label"]) - 1
             state = ended if last and (d["label"][j] < i + 1 or ended.startswith("diverged")) else frame_words(d, j)
             text.set_text(f"{words}: {state}" if words else state)

@@ -60,6 +60,11 @@ def frame_words(d: dict, i: int, stop: str = "") -> str:
     return f"loss {d['loss'][i]:.3g}" + (f", train accuracy {100 * acc:.1f} %" if np.isfinite(acc) else "")
 
 
+def outline(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The polygon of a band between `lo` and `hi` over `x`, for a fill_between's set_verts."""
+    return np.concatenate([np.column_stack([x, lo]), np.column_stack([x[::-1], hi[::-1]])])
+
+
 def y_limits(grad: np.ndarray, columns=(MEDIAN, Q25, Q75)) -> tuple[float, float]:
     """Fixed limits for every frame: the whole run's spread of finite values of `columns`, padded."""
     values = grad[..., list(columns)]
@@ -131,8 +136,7 @@ class GradientDiagram:
         g = d["grad"][i]
         for sel, x, band, line in self.series:
             line.set_ydata(g[sel, MEDIAN])
-            verts = np.concatenate([np.column_stack([x, g[sel, Q25]]), np.column_stack([x[::-1], g[sel, Q75][::-1]])])
-            band.set_verts([verts])
+            band.set_verts([outline(x, g[sel, Q25], g[sel, Q75])])
         if self.loss_panel is not None:
             self.cursor.set_xdata([d["label"][i], d["label"][i]])
         self.heading.set_text(f"{self.title} — {self.label(i)}, " + frame_words(d, i, self.stop))

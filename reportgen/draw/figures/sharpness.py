@@ -6,6 +6,7 @@ import numpy as np
 from ..style import Style
 from ...store.rundir import Run
 from . import Skipped, figure
+from .gradient_diagram import outline
 
 FRAMES = 60   # the GIF reveals the run in at most this many frames
 WHAT = {"sgd": ("λ_max of the Hessian", "2/η (SGD; (2+2β)/η with momentum β)"),
@@ -85,7 +86,7 @@ class SharpnessCurve:
         if self.trace is not None:
             self.trace.set_data(d["sharp_step"][:k], d["trace"][:k])
             x, lo, hi = d["sharp_step"][:k], (d["trace"] - d["trace_se"])[:k], (d["trace"] + d["trace_se"])[:k]
-            self.band.set_verts([np.concatenate([np.column_stack([x, lo]), np.column_stack([x[::-1], hi[::-1]])])])
+            self.band.set_verts([outline(x, lo, hi)])
         value, limit = d["sharp"][k - 1], d["sharp_limit"][k - 1]
         ratio = f" = {value / limit:.2f} × the limit" if np.isfinite(value) and np.isfinite(limit) and limit else ""
         self.heading.set_text(f"{self.label(i)}: λ_max {value:.3g}{ratio}")
